@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * CDK entry point: `npx cdk synth -c env=dev` (or `prod`).
+ *
+ * Context keys: `env` (preset, default `dev`), `lambdaDir` (cargo-lambda
+ * output, default `<repo>/target/lambda`), and the auth overrides `jwksUrl`,
+ * `jwtIssuer`, `jwtAudience`, `jwtSecretArn`, `tenantClaim`.
+ */
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { resolveConfig } from '../lib/environments';
+import { SwitchboardStack } from '../lib/switchboard-stack';
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return value === undefined || value === '' ? undefined : String(value);
+};
+
+const envName = context('env') ?? 'dev';
+const config = resolveConfig(envName, {
+  jwksUrl: context('jwksUrl'),
+  jwtIssuer: context('jwtIssuer'),
+  jwtAudience: context('jwtAudience'),
+  jwtSecretArn: context('jwtSecretArn'),
+  tenantClaim: context('tenantClaim'),
+});
+// dist/bin/switchboard.js sits three levels below the repository root.
+const lambdaDir = path.resolve(
+  context('lambdaDir') ?? path.join(__dirname, '..', '..', '..', 'target', 'lambda'),
+);
+
+// No `env`: the template stays region-agnostic and deploys wherever the CLI's
+// credentials point (AWS_REGION / the profile).
+new SwitchboardStack(app, `Switchboard-${envName}`, {
+  config,
+  lambdaDir,
+  description: `Switchboard serverless WebSocket service (${envName})`,
+});
