@@ -1,0 +1,1 @@
+//! Fanout worker (in progress).
