@@ -4,6 +4,7 @@
 //! - [`protocol`]: the client's JSON frames, both directions, and error codes.
 //! - [`intent`]: the message intent that travels on the queue to the fanout worker.
 //! - [`limits`]: the API Gateway and SQS limits that bind us, in one place.
+//! - [`metrics`]: CloudWatch metrics as Embedded Metric Format lines.
 //! - [`config`]: configuration from environment variables, through a lookup seam.
 //! - [`clock`]: injected time, so expiry is testable without sleeping.
 //! - [`store`]: the connection store trait, on DynamoDB or embedded in memory.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod intent;
 pub mod limits;
+pub mod metrics;
 pub mod protocol;
 pub mod provision;
 pub mod queue;
