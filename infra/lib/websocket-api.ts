@@ -99,6 +99,9 @@ export class WebSocketApi extends Construct {
           ),
         ],
       });
+      // Kept on teardown: the account setting outlives this stack, and other
+      // APIs in the region may log through the same role.
+      role.applyRemovalPolicy(RemovalPolicy.RETAIN);
       const account = new apigateway.CfnAccount(this, 'Account', {
         cloudWatchRoleArn: role.roleArn,
       });

@@ -64,8 +64,8 @@ export function functionId(template: Template, prefix: string): string {
   return found[0];
 }
 
-/** The function's properties. */
-export function functionProps(template: Template, id: string): Json {
+/** The `Properties` of the resource `id`. */
+export function resourceProps(template: Template, id: string): Json {
   return template.toJSON().Resources[id].Properties;
 }
 
@@ -74,7 +74,7 @@ export function functionProps(template: Template, id: string): Json {
  * each: `action,action -> resource resource`, sorted.
  */
 export function roleStatements(template: Template, fnId: string): string[] {
-  const roleId = functionProps(template, fnId).Role['Fn::GetAtt'][0];
+  const roleId = resourceProps(template, fnId).Role['Fn::GetAtt'][0];
   const lines: string[] = [];
   for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
     const roles = (policy.Properties.Roles as Json[]).map((r) => r.Ref);
