@@ -15,7 +15,7 @@ use async_trait::async_trait;
 pub use memory::{MemoryQueue, MemoryQueueConfig};
 pub use sqs::SqsQueue;
 
-use crate::limits::QUEUE_BATCH;
+use crate::limits::{MAX_QUEUE_MESSAGE_BYTES, QUEUE_BATCH};
 use crate::store::BoxError;
 
 /// A shareable queue handle.
@@ -109,17 +109,19 @@ pub trait IntentQueue: Send + Sync + 'static {
     /// Deletes a received message, so it is not delivered again.
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
 
-    /// Sends any number of messages in batches of ten; one result per message, in order.
-    /// A batch whose call failed as a whole reports that failure on each of its entries.
+    /// Sends any number of messages in batches of at most ten entries and one SQS message
+    /// size in total; one result per message, in order. A batch whose call failed as a
+    /// whole reports that failure on each of its entries.
     async fn send_many(&self, messages: &[Outgoing]) -> Vec<Result<String, EntryError>> {
         let mut results = Vec::with_capacity(messages.len());
-        for chunk in messages.chunks(QUEUE_BATCH) {
+        for chunk in batches(messages) {
             match self.send_batch(chunk).await {
                 Ok(batch) => results.extend(batch),
                 Err(e) => {
+                    let message = error_chain(&e);
                     let failure = EntryError {
                         code: "RequestFailed".into(),
-                        message: error_chain(&e),
+                        message,
                     };
                     results.extend(chunk.iter().map(|_| Err(failure.clone())));
                 }
@@ -127,6 +129,28 @@ pub trait IntentQueue: Send + Sync + 'static {
         }
         results
     }
+}
+
+/// Splits `messages` into SQS batches: at most [`QUEUE_BATCH`] entries, and at most
+/// [`MAX_QUEUE_MESSAGE_BYTES`] of bodies in total (SQS refuses a longer batch as a whole).
+/// An oversized message travels alone, so only its own entry fails.
+pub fn batches(messages: &[Outgoing]) -> Vec<&[Outgoing]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, message) in messages.iter().enumerate() {
+        let len = message.body.len();
+        let full = index - start == QUEUE_BATCH
+            || (index > start && bytes + len > MAX_QUEUE_MESSAGE_BYTES);
+        if full {
+            out.push(&messages[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += len;
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
 }
 
 /// An error and its sources on one line, for logs and per-entry reports.
@@ -139,4 +163,29 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(messages: &[Outgoing]) -> Vec<usize> {
+        batches(messages).iter().map(|b| b.len()).collect()
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten() {
+        let messages = vec![Outgoing::now("x"); 25];
+        assert_eq!(sizes(&messages), [10, 10, 5]);
+        assert!(batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn batches_hold_at_most_one_message_size_in_total() {
+        let half = Outgoing::now("x".repeat(MAX_QUEUE_MESSAGE_BYTES / 2));
+        let over = Outgoing::now("x".repeat(MAX_QUEUE_MESSAGE_BYTES + 1));
+        let small = Outgoing::now("y");
+        let messages = [half.clone(), half.clone(), small.clone(), over, small];
+        assert_eq!(sizes(&messages), [2, 1, 1, 1]);
+    }
 }
