@@ -72,6 +72,12 @@ export interface WorkerSettings {
   readonly scanSegments: number;
   /** Connections resolved per page (`FANOUT_PAGE_SIZE`). */
   readonly pageSize: number;
+  /**
+   * Connections one invocation delivers before it hands the rest of the
+   * audience to a continuation intent (`FANOUT_MAX_PER_INVOCATION`); keeps an
+   * invocation well inside its timeout.
+   */
+  readonly maxPerInvocation: number;
   /** Deliveries of one intent before it is dead-lettered (`FANOUT_MAX_ATTEMPTS`). */
   readonly maxAttempts: number;
   /** Timeout of one PostToConnection call (`FANOUT_POST_TIMEOUT_MS`). */
@@ -181,9 +187,10 @@ export function validateConfig(config: SwitchboardConfig): string[] {
   range('worker.timeoutSecs', w.timeoutSecs, 1, 900);
   range('worker.batchSize', w.batchSize, 1, 10);
   range('worker.maxConcurrency', w.maxConcurrency, 2, 1000);
-  range('worker.postConcurrency', w.postConcurrency, 1, 1024);
+  range('worker.postConcurrency', w.postConcurrency, 1, 1000);
   range('worker.scanSegments', w.scanSegments, 1, 1000);
   range('worker.pageSize', w.pageSize, 1, 10000);
+  range('worker.maxPerInvocation', w.maxPerInvocation, 1, 10000000);
   range('worker.maxAttempts', w.maxAttempts, 1, 100);
   range('worker.postTimeoutMs', w.postTimeoutMs, 100, 60000);
   check(

@@ -33,6 +33,7 @@ const dev: SwitchboardConfig = {
     postConcurrency: 64,
     scanSegments: 8,
     pageSize: 500,
+    maxPerInvocation: 10000,
     maxAttempts: 5,
     postTimeoutMs: 3000,
   },
@@ -58,7 +59,9 @@ const prod: SwitchboardConfig = {
   },
   auth: { ...dev.auth, issuer: 'switchboard-prod' },
   handlers: { memoryMb: 256, timeoutSecs: 10 },
-  worker: { ...dev.worker, memoryMb: 1024, timeoutSecs: 120, maxConcurrency: 8 },
+  // 3 invocations × 64 posts in flight at ~30 ms ≈ 6,400 posts/s, well inside
+  // the account's shared 10,000 requests/s.
+  worker: { ...dev.worker, memoryMb: 1024, timeoutSecs: 120, maxConcurrency: 3 },
   queue: { ...dev.queue, maxReceiveCount: 5, retentionHours: 96 },
   observability: { ...dev.observability, logRetentionDays: 30, throttledPostsPerMinute: 500 },
 };

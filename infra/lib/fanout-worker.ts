@@ -61,6 +61,7 @@ export class FanoutWorker extends Construct {
         FANOUT_CONCURRENCY: String(s.postConcurrency),
         FANOUT_SEGMENTS: String(s.scanSegments),
         FANOUT_PAGE_SIZE: String(s.pageSize),
+        FANOUT_MAX_PER_INVOCATION: String(s.maxPerInvocation),
         FANOUT_MAX_ATTEMPTS: String(s.maxAttempts),
         FANOUT_POST_TIMEOUT_MS: String(s.postTimeoutMs),
       },

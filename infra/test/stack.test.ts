@@ -33,6 +33,7 @@ const FANOUT_ENV = [
   'CONNECTIONS_TABLE',
   'FANOUT_CONCURRENCY',
   'FANOUT_MAX_ATTEMPTS',
+  'FANOUT_MAX_PER_INVOCATION',
   'FANOUT_PAGE_SIZE',
   'FANOUT_POST_TIMEOUT_MS',
   'FANOUT_SEGMENTS',
@@ -219,6 +220,7 @@ for (const envName of Object.keys(ENVIRONMENTS)) {
       assert.equal(env.FANOUT_SEGMENTS, String(config.worker.scanSegments));
       assert.equal(env.FANOUT_PAGE_SIZE, String(config.worker.pageSize));
       assert.equal(env.FANOUT_MAX_ATTEMPTS, String(config.worker.maxAttempts));
+      assert.equal(env.FANOUT_MAX_PER_INVOCATION, String(config.worker.maxPerInvocation));
       assert.equal(env.FANOUT_POST_TIMEOUT_MS, String(config.worker.postTimeoutMs));
     });
 
