@@ -129,7 +129,7 @@ export interface SwitchboardConfig {
 export class ConfigError extends Error {
   constructor(readonly envName: string, readonly problems: readonly string[]) {
     super(
-      `invalid Switchboard configuration '${envName}' (${problems.length} problems):\n` +
+      `invalid Switchboard configuration '${envName}' (${plural(problems.length)}):\n` +
         problems.map((p) => `  - ${p}`).join('\n'),
     );
     this.name = 'ConfigError';
@@ -246,6 +246,10 @@ function validateAuth(auth: AuthSettings): string[] {
     problems.push(`auth.leewaySecs must be an integer from 0 to 300, got ${auth.leewaySecs}`);
   }
   return problems;
+}
+
+function plural(n: number): string {
+  return n === 1 ? '1 problem' : `${n} problems`;
 }
 
 function isHttpsUrl(value: string): boolean {

@@ -5,7 +5,7 @@
  * are the part that differs between users (their identity provider); sizing
  * and limits are edited here, where a reviewer sees them.
  */
-import { SwitchboardConfig } from './config';
+import { ConfigError, SwitchboardConfig } from './config';
 
 const dev: SwitchboardConfig = {
   envName: 'dev',
@@ -86,7 +86,7 @@ export function resolveConfig(envName: string, overrides: AuthOverrides = {}): S
   const preset = ENVIRONMENTS[envName];
   if (preset === undefined) {
     const known = Object.keys(ENVIRONMENTS).join(', ');
-    throw new Error(`unknown environment '${envName}'; pass -c env=<name> with one of: ${known}`);
+    throw new ConfigError(envName, [`unknown environment; pass -c env=<name>, one of: ${known}`]);
   }
   const ownKey = overrides.jwksUrl !== undefined || overrides.jwtSecretArn !== undefined;
   return {

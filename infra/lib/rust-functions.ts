@@ -15,6 +15,17 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
+/** A binary has not been built; the message says how to build it. */
+export class MissingLambdaBuildError extends Error {
+  constructor(readonly binary: string, readonly dir: string) {
+    super(
+      `no Lambda build for ${binary} at ${dir}/bootstrap; run ` +
+        '`cargo lambda build --release --arm64` in the repository root first',
+    );
+    this.name = 'MissingLambdaBuildError';
+  }
+}
+
 /** Settings shared by every function the factory makes. */
 export interface RustFunctionFactoryProps {
   /** Folder with one `<binary>/bootstrap` per binary, e.g. `<repo>/target/lambda`. */
@@ -76,12 +87,7 @@ export class RustFunctionFactory {
 
   private binaryDir(binary: string): string {
     const dir = path.resolve(this.props.lambdaDir, binary);
-    if (!fs.existsSync(path.join(dir, 'bootstrap'))) {
-      throw new Error(
-        `no Lambda build for ${binary} at ${dir}/bootstrap; run ` +
-          '`cargo lambda build --release --arm64` in the repository root first',
-      );
-    }
+    if (!fs.existsSync(path.join(dir, 'bootstrap'))) throw new MissingLambdaBuildError(binary, dir);
     return dir;
   }
 }

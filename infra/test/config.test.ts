@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { ConfigError, SwitchboardConfig, validateConfig } from '../lib/config';
 import { ENVIRONMENTS, resolveConfig } from '../lib/environments';
+import { MissingLambdaBuildError } from '../lib/rust-functions';
 import { SwitchboardStack } from '../lib/switchboard-stack';
 import { PLACEHOLDER_LAMBDA_DIR } from './template';
 
@@ -85,7 +86,12 @@ describe('When the configuration is validated', () => {
   });
 
   it('should name the known environments when given an unknown one', () => {
-    assert.throws(() => resolveConfig('staging'), /unknown environment 'staging'.*dev, prod/);
+    assert.throws(
+      () => resolveConfig('staging'),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /'staging'.*unknown environment.*dev, prod/s.test(err.message),
+    );
   });
 
   it('should let a JWKS URL replace the generated secret', () => {
@@ -97,7 +103,9 @@ describe('When the configuration is validated', () => {
   it('should tell how to build the Lambdas when a binary is missing', () => {
     assert.throws(
       () => new SwitchboardStack(new App(), 'NoBuild', { config: dev, lambdaDir: '/nonexistent' }),
-      /no Lambda build for switchboard-connect .*cargo lambda build --release --arm64/,
+      (err: unknown) =>
+        err instanceof MissingLambdaBuildError &&
+        /switchboard-connect .*cargo lambda build --release --arm64/.test(err.message),
     );
   });
 });
