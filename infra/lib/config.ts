@@ -112,11 +112,17 @@ export interface ObservabilitySettings {
 export interface SwitchboardConfig {
   /** Short environment name, used in the stack name. */
   readonly envName: string;
+  /** Stage, routing, connection lifetimes and throttling. */
   readonly websocket: WebSocketSettings;
+  /** Token verification. */
   readonly auth: AuthSettings;
+  /** Sizing of the three connection handlers. */
   readonly handlers: HandlerSettings;
+  /** The fanout worker and its event source. */
   readonly worker: WorkerSettings;
+  /** The intents queue and its dead-letter queue. */
   readonly queue: QueueSettings;
+  /** Logs and alarm thresholds. */
   readonly observability: ObservabilitySettings;
   /**
    * Set the region's API Gateway CloudWatch role, which access logging needs.

@@ -71,10 +71,15 @@ export const ENVIRONMENTS: Readonly<Record<string, SwitchboardConfig>> = { dev, 
 
 /** Auth values a user can pass as CDK context (`-c jwksUrl=...`). */
 export interface AuthOverrides {
+  /** Replaces `auth.jwksUrl` and turns off the generated secret. @default - preset */
   readonly jwksUrl?: string;
+  /** Replaces `auth.issuer`. @default - preset */
   readonly jwtIssuer?: string;
+  /** Replaces `auth.audience`. @default - preset */
   readonly jwtAudience?: string;
+  /** Replaces `auth.hs256SecretArn` and turns off the generated secret. @default - preset */
   readonly jwtSecretArn?: string;
+  /** Replaces `auth.tenantClaim`. @default - preset */
   readonly tenantClaim?: string;
 }
 

@@ -61,7 +61,7 @@ export class IntentsQueue extends Construct {
     });
   }
 
-  /** Lets `grantee` publish intents: SendMessage on the intents queue only. */
+  /** Lets `grantee` publish intents: send to the intents queue, nothing more. */
   grantPublish(grantee: iam.IGrantable): iam.Grant {
     return this.queue.grantSendMessages(grantee);
   }
