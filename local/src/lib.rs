@@ -1,1 +1,10 @@
-//! Local service (in progress).
+//! Switchboard on one machine: an API Gateway WebSocket emulator, the three route handlers
+//! and the fanout worker in one process.
+//!
+//! - [`emulator`]: the API Gateway WebSocket API and its Management API.
+//! - [`event_source`]: feeds the worker from the intent queue as Lambda's SQS source does.
+//! - [`dev`]: `switchboard dev`: wires handlers, worker, store and queue to the emulator.
+//! - [`token`]: development tokens for `switchboard token`.
+//! - [`cli`]: the command line.
+
+pub mod emulator;

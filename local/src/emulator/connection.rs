@@ -1,0 +1,247 @@
+//! One accepted connection, from the completed upgrade to `$disconnect`.
+//!
+//! A single task per connection reads client frames, writes queued outbound frames and
+//! watches the timers, so an idle connection costs one small future, a 4 KiB read buffer
+//! and an empty bounded queue. Integrations run in their own short-lived tasks, so a slow
+//! handler never stops the connection from reading, writing or closing on time; like API
+//! Gateway, several messages of one connection may be handled at once.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
+use tracing::Instrument;
+
+use super::close::CloseCause;
+use super::events::{self, ConnectionContext, Request};
+use super::gateway::Gateway;
+use super::ids;
+use super::invoke::{self, Outcome};
+use super::registry::{Handle, Outbound};
+use super::routes::DISCONNECT;
+use super::tracker::Guard;
+
+/// Everything a connection task owns, set up before the upgrade completes so that posts
+/// made right after `$connect` are queued rather than lost.
+pub(crate) struct Accepted {
+    pub handle: Arc<Handle>,
+    pub outbound: mpsc::Receiver<Outbound>,
+    pub close: oneshot::Receiver<CloseCause>,
+    pub shutdown: watch::Receiver<bool>,
+    pub opened: Instant,
+    pub guard: Guard,
+}
+
+/// Serves the connection until it ends, then runs `$disconnect`.
+pub(crate) async fn run(mut socket: WebSocket, accepted: Accepted, gateway: Arc<Gateway>) {
+    let context = Arc::clone(&accepted.handle.context);
+    let span = tracing::info_span!("connection", connection_id = %context.connection_id);
+    async move {
+        let Accepted {
+            handle,
+            mut outbound,
+            mut close,
+            mut shutdown,
+            opened,
+            guard: _guard,
+        } = accepted;
+        let mut state = Serving {
+            socket: &mut socket,
+            gateway: &gateway,
+            handle: &handle,
+        };
+        let cause = state
+            .serve(&mut outbound, &mut close, &mut shutdown, opened)
+            .await;
+        gateway.registry.remove(&context.connection_id);
+        tracing::info!(cause = cause.as_str(), "connection closing");
+        finish(&mut socket, &cause, &gateway).await;
+        drop(socket);
+        disconnect(&gateway, &context, &cause).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Runs `$disconnect` for a connection that never reached the serving loop.
+pub(crate) async fn disconnect(gateway: &Gateway, context: &ConnectionContext, cause: &CloseCause) {
+    let Some(integration) = gateway.routes.lifecycle(DISCONNECT) else {
+        return;
+    };
+    let (code, reason) = cause.disconnect_status();
+    let request = Request::at(gateway.clock.now_millis());
+    let event = events::disconnect(context, &request, code, &reason);
+    let timeout = gateway.config.integration_timeout;
+    match invoke::invoke(&integration, event, timeout).await {
+        Outcome::Answered(response) => {
+            tracing::debug!(status = response.status, "disconnect handled");
+        }
+        Outcome::Failed(reason) => tracing::error!(%reason, "disconnect integration failed"),
+        Outcome::TimedOut => tracing::warn!("disconnect integration timed out"),
+    }
+}
+
+struct Serving<'a> {
+    socket: &'a mut WebSocket,
+    gateway: &'a Arc<Gateway>,
+    handle: &'a Arc<Handle>,
+}
+
+impl Serving<'_> {
+    async fn serve(
+        &mut self,
+        outbound: &mut mpsc::Receiver<Outbound>,
+        close: &mut oneshot::Receiver<CloseCause>,
+        shutdown: &mut watch::Receiver<bool>,
+        opened: Instant,
+    ) -> CloseCause {
+        let config = &self.gateway.config;
+        let idle = tokio::time::sleep(config.idle_timeout);
+        let lifetime = tokio::time::sleep_until(opened + config.max_duration);
+        tokio::pin!(idle, lifetime);
+        if *shutdown.borrow_and_update() {
+            return CloseCause::Shutdown;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                cause = &mut *close => return cause.unwrap_or(CloseCause::Shutdown),
+                _ = shutdown.changed() => return CloseCause::Shutdown,
+                () = &mut lifetime => return CloseCause::MaxDuration,
+                () = &mut idle => return CloseCause::IdleTimeout,
+                Some(frame) = outbound.recv() => {
+                    let message = match frame {
+                        Outbound::Text(text) => Message::Text(text.into()),
+                        Outbound::Binary(data) => Message::Binary(data),
+                    };
+                    if self.socket.send(message).await.is_err() {
+                        return CloseCause::Dropped;
+                    }
+                }
+                incoming = self.socket.recv() => match incoming {
+                    None => return CloseCause::Dropped,
+                    Some(Err(error)) => return classify(error),
+                    Some(Ok(Message::Text(text))) => {
+                        idle.as_mut().reset(Instant::now() + config.idle_timeout);
+                        self.handle.touch(self.gateway.clock.now_millis());
+                        if let Some(reply) = self.dispatch(text.as_str())
+                            && self.socket.send(Message::Text(reply.into())).await.is_err()
+                        {
+                            return CloseCause::Dropped;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => return CloseCause::Binary,
+                    Some(Ok(Message::Close(frame))) => {
+                        return CloseCause::ClientClosed {
+                            code: frame.as_ref().map(|f| f.code),
+                            reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                        };
+                    }
+                    // Pongs are answered by the WebSocket layer; control frames are not
+                    // messages and do not count as activity.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                },
+            }
+        }
+    }
+
+    /// Routes one text message. Returns a frame to send at once when API Gateway would
+    /// answer without invoking anything (throttled, no route).
+    fn dispatch(&self, body: &str) -> Option<String> {
+        let gateway = self.gateway;
+        let context = &self.handle.context;
+        let request = Request::at(gateway.clock.now_millis());
+        if !gateway.throttle.try_acquire() {
+            tracing::info!(request_id = %request.id, "message throttled");
+            return Some(invoke::error_frame(
+                invoke::TOO_MANY_REQUESTS,
+                &context.connection_id,
+                &request.id,
+            ));
+        }
+        let Some(selected) = gateway.routes.select(body) else {
+            tracing::info!(request_id = %request.id, "message matched no route");
+            return Some(invoke::error_frame(
+                invoke::FORBIDDEN,
+                &context.connection_id,
+                &request.id,
+            ));
+        };
+
+        let message_id = ids::random_id();
+        let event = events::message(context, &request, &selected.route_key, &message_id, body);
+        let span = tracing::info_span!(
+            "message",
+            route_key = %selected.route_key,
+            message_id = %message_id,
+            request_id = %request.id,
+        );
+        let handle = Arc::clone(self.handle);
+        let timeout = gateway.config.integration_timeout;
+        let guard = gateway.tasks.start();
+        tokio::spawn(
+            async move {
+                let _guard = guard;
+                let phrase = match invoke::invoke(&selected.integration, event, timeout).await {
+                    Outcome::Answered(response) => {
+                        tracing::debug!(status = response.status, "message handled");
+                        return;
+                    }
+                    Outcome::Failed(reason) => {
+                        tracing::error!(%reason, "message integration failed");
+                        invoke::INTERNAL_SERVER_ERROR
+                    }
+                    Outcome::TimedOut => {
+                        tracing::warn!("message integration timed out");
+                        invoke::TIMED_OUT
+                    }
+                };
+                let id = &handle.context.connection_id;
+                let frame = invoke::error_frame(phrase, id, &request.id);
+                // A closed connection or a full queue loses the error frame, as it would
+                // lose any other frame.
+                let _ = handle.post(Outbound::Text(frame));
+            }
+            .instrument(span),
+        );
+        None
+    }
+}
+
+/// Sends our close frame if we are the ones closing, then waits briefly for the client's,
+/// so the client reads the close code before the TCP connection goes away.
+async fn finish(socket: &mut WebSocket, cause: &CloseCause, gateway: &Gateway) {
+    if *cause == CloseCause::Dropped {
+        return;
+    }
+    if let Some((code, reason)) = cause.close_frame() {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+    }
+    // Reading also flushes our reply to a client's close frame. Whatever else arrives
+    // (the rest of an oversized frame, say) is discarded.
+    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+    let _ = tokio::time::timeout(gateway.config.close_grace, drain).await;
+}
+
+/// Frames and messages over the configured limits surface as capacity errors.
+fn classify(error: axum::Error) -> CloseCause {
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => CloseCause::TooBig,
+        Ok(e) => {
+            tracing::debug!(error = %e, "websocket read failed");
+            CloseCause::Dropped
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "websocket read failed");
+            CloseCause::Dropped
+        }
+    }
+}
