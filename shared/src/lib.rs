@@ -11,7 +11,10 @@
 //! - [`queue`]: the intent queue trait, on SQS or embedded in memory.
 //! - [`provision`]: creates the table and queues for local use and tests.
 //! - [`aws`]: SDK configuration shared by every binary.
+//! - `auth` (feature `auth`): JWT verification for the `auth` action.
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
