@@ -1,1 +1,17 @@
-fn main() {}
+//! The `$connect` Lambda: start-up in [`switchboard_handlers::lambda`], logic in the library.
+
+use std::process::ExitCode;
+
+use switchboard_handlers::lambda::{self, Route};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match lambda::run(Route::Connect).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming the fault (the variable, for configuration), then exit.
+            eprintln!("switchboard-connect: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
