@@ -171,6 +171,27 @@ impl Intent {
         }
     }
 
+    /// Limits a `user:` intent to the user's connections in `tenant`.
+    #[must_use]
+    pub fn in_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Leaves these connections out of the delivery.
+    #[must_use]
+    pub fn excluding(mut self, connection_ids: impl IntoIterator<Item = String>) -> Self {
+        self.exclude.extend(connection_ids);
+        self
+    }
+
+    /// Sets the publisher's message id, for tracing and de-duplication.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
     /// Parses and validates a queue message body.
     pub fn parse(body: &str) -> Result<Self, IntentError> {
         let intent: Intent = serde_json::from_str(body).map_err(|e| match e.classify() {

@@ -9,6 +9,7 @@
 //! - [`clock`]: injected time, so expiry is testable without sleeping.
 //! - [`store`]: the connection store trait, on DynamoDB or embedded in memory.
 //! - [`queue`]: the intent queue trait, on SQS or embedded in memory.
+//! - [`publish`]: validating and sending intents from any backend.
 //! - [`provision`]: creates the table and queues for local use and tests.
 //! - [`aws`]: SDK configuration shared by every binary.
 //! - `auth` (feature `auth`): JWT verification for the `auth` action.
@@ -24,5 +25,6 @@ pub mod limits;
 pub mod metrics;
 pub mod protocol;
 pub mod provision;
+pub mod publish;
 pub mod queue;
 pub mod store;
