@@ -8,10 +8,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::Instrument;
 
 use super::close::CloseCause;
@@ -22,6 +29,13 @@ use super::invoke::{self, Outcome};
 use super::registry::{Handle, Outbound};
 use super::routes::DISCONNECT;
 use super::tracker::Guard;
+
+/// The server side of an upgraded connection.
+pub(crate) type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Once the WebSocket layer has given up on the input, the rest is read and discarded
+/// until the client has been quiet this long.
+const QUIET: Duration = Duration::from_millis(200);
 
 /// Everything a connection task owns, set up before the upgrade completes so that posts
 /// made right after `$connect` are queued rather than lost.
@@ -35,7 +49,7 @@ pub(crate) struct Accepted {
 }
 
 /// Serves the connection until it ends, then runs `$disconnect`.
-pub(crate) async fn run(mut socket: WebSocket, accepted: Accepted, gateway: Arc<Gateway>) {
+pub(crate) async fn run(mut socket: Socket, accepted: Accepted, gateway: Arc<Gateway>) {
     let context = Arc::clone(&accepted.handle.context);
     let span = tracing::info_span!("connection", connection_id = %context.connection_id);
     async move {
@@ -84,7 +98,7 @@ pub(crate) async fn disconnect(gateway: &Gateway, context: &ConnectionContext, c
 }
 
 struct Serving<'a> {
-    socket: &'a mut WebSocket,
+    socket: &'a mut Socket,
     gateway: &'a Arc<Gateway>,
     handle: &'a Arc<Handle>,
 }
@@ -120,9 +134,9 @@ impl Serving<'_> {
                         return CloseCause::Dropped;
                     }
                 }
-                incoming = self.socket.recv() => match incoming {
+                incoming = self.socket.next() => match incoming {
                     None => return CloseCause::Dropped,
-                    Some(Err(error)) => return classify(error),
+                    Some(Err(error)) => return classify(&error),
                     Some(Ok(Message::Text(text))) => {
                         idle.as_mut().reset(Instant::now() + config.idle_timeout);
                         self.handle.touch(self.gateway.clock.now_millis());
@@ -135,13 +149,13 @@ impl Serving<'_> {
                     Some(Ok(Message::Binary(_))) => return CloseCause::Binary,
                     Some(Ok(Message::Close(frame))) => {
                         return CloseCause::ClientClosed {
-                            code: frame.as_ref().map(|f| f.code),
+                            code: frame.as_ref().map(|f| u16::from(f.code)),
                             reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
                         };
                     }
                     // Pongs are answered by the WebSocket layer; control frames are not
                     // messages and do not count as activity.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 },
             }
         }
@@ -210,38 +224,55 @@ impl Serving<'_> {
     }
 }
 
-/// Sends our close frame if we are the ones closing, then waits briefly for the client's,
-/// so the client reads the close code before the TCP connection goes away.
-async fn finish(socket: &mut WebSocket, cause: &CloseCause, gateway: &Gateway) {
-    if *cause == CloseCause::Dropped {
+/// Ends the close handshake so the client reads the close code before the TCP connection
+/// goes away: our reply to a client's close is flushed; our own close frame is sent and
+/// the client's answer awaited. Dropping a socket with unread input would make the kernel
+/// reset the connection, losing the close frame, so input is read to the end first.
+async fn finish(socket: &mut Socket, cause: &CloseCause, gateway: &Gateway) {
+    let grace = gateway.config.close_grace;
+    if matches!(cause, CloseCause::ClientClosed { .. }) {
+        let _ = tokio::time::timeout(grace, socket.flush()).await;
         return;
     }
-    if let Some((code, reason)) = cause.close_frame() {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        if socket.send(Message::Close(Some(frame))).await.is_err() {
-            return;
+    let Some((code, reason)) = cause.close_frame() else {
+        return;
+    };
+    let frame = CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    };
+    let sent = tokio::time::timeout(grace, socket.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    if *cause == CloseCause::TooBig {
+        // The WebSocket layer stops reading after a capacity error, so read raw bytes.
+        discard(socket.get_mut(), grace).await;
+    } else {
+        let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+        let _ = tokio::time::timeout(grace, drain).await;
+    }
+}
+
+/// Reads and drops input until the client has been quiet for [`QUIET`] or `grace` ends.
+async fn discard(io: &mut TokioIo<Upgraded>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    let mut buffer = [0u8; 1024];
+    loop {
+        let until = deadline.min(Instant::now() + QUIET);
+        match tokio::time::timeout_at(until, io.read(&mut buffer)).await {
+            Ok(Ok(read)) if read > 0 => {}
+            _ => return,
         }
     }
-    // Reading also flushes our reply to a client's close frame. Whatever else arrives
-    // (the rest of an oversized frame, say) is discarded.
-    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
-    let _ = tokio::time::timeout(gateway.config.close_grace, drain).await;
 }
 
 /// Frames and messages over the configured limits surface as capacity errors.
-fn classify(error: axum::Error) -> CloseCause {
-    match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => CloseCause::TooBig,
-        Ok(e) => {
-            tracing::debug!(error = %e, "websocket read failed");
-            CloseCause::Dropped
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "websocket read failed");
-            CloseCause::Dropped
-        }
+fn classify(error: &tungstenite::Error) -> CloseCause {
+    if let tungstenite::Error::Capacity(e) = error {
+        tracing::info!(error = %e, "client exceeded a size limit");
+        return CloseCause::TooBig;
     }
+    tracing::debug!(%error, "websocket read failed");
+    CloseCause::Dropped
 }

@@ -183,7 +183,10 @@ mod tests {
 
     #[test]
     fn request_time_matches_api_gateway_format() {
-        assert_eq!(request_time(1_645_556_857_902), "22/Feb/2022:19:07:37 +0000");
+        assert_eq!(
+            request_time(1_645_556_857_902),
+            "22/Feb/2022:19:07:37 +0000"
+        );
     }
 
     #[test]

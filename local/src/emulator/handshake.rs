@@ -4,18 +4,27 @@
 //! integration runs while the client waits for `101 Switching Protocols`. A non-2xx answer
 //! refuses the handshake with that status, so nothing is ever routed for a connection that
 //! `$connect` did not accept.
+//!
+//! The upgrade is done by hand rather than through axum's extractor so that the connection
+//! task owns the raw stream: after an oversized frame it must discard the unread rest
+//! itself, or the kernel answers the close with a reset and the client never reads 1009.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
+use axum::body::Body;
+use axum::extract::{self, ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use percent_encoding::percent_decode_str;
 use switchboard::limits::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::Instrument;
 
 use super::close::CloseCause;
@@ -34,14 +43,24 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Room for one maximal outbound message while the socket is not writable.
 const MAX_WRITE_BUFFER_BYTES: usize = MAX_MESSAGE_BYTES + 16 * 1024;
 
-/// Handles `GET /{stage}` with an upgrade request.
+/// Handles `GET /{stage}`: validates the upgrade request, runs `$connect`, and answers
+/// `101 Switching Protocols` only if `$connect` accepted.
 pub(crate) async fn accept(
     State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    upgrade: WebSocketUpgrade,
+    mut request: extract::Request,
 ) -> Response {
+    let key = match upgrade_key(request.headers()) {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return refuse(StatusCode::UPGRADE_REQUIRED, None);
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |info| info.0);
+    let headers = request.headers();
     if !gateway.accepting() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, None);
     }
@@ -50,9 +69,9 @@ pub(crate) async fn accept(
         return refuse(StatusCode::TOO_MANY_REQUESTS, None);
     }
 
-    let context = Arc::new(context(&gateway, &headers, peer));
+    let context = Arc::new(context(&gateway, headers, peer));
     let span = tracing::info_span!("connect", connection_id = %context.connection_id);
-    let handshake = handshake(&headers, &uri, peer);
+    let handshake = handshake(headers, request.uri(), peer);
     let protocol = match on_connect(&gateway, &context, &handshake)
         .instrument(span)
         .await
@@ -73,28 +92,77 @@ pub(crate) async fn accept(
         opened: Instant::now(),
         guard: gateway.tasks.start(),
     };
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let socket =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(config())).await;
+                connection::run(socket, accepted, gateway).await;
+            }
+            Err(error) => {
+                tracing::info!(%error, connection_id = %context.connection_id, "upgrade failed");
+                gateway.registry.remove(&context.connection_id);
+                connection::disconnect(&gateway, &context, &CloseCause::Dropped).await;
+            }
+        }
+    });
+    switching_protocols(&key, protocol)
+}
 
-    let mut upgrade = upgrade
+/// Socket settings: API Gateway's frame and message limits, and small buffers.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .max_message_size(MAX_MESSAGE_BYTES);
-    if let Some(protocol) = protocol {
-        upgrade = upgrade.protocols([protocol]);
-    }
-    let failed = Arc::clone(&gateway);
-    upgrade
-        .on_failed_upgrade(move |error| {
-            tracing::info!(%error, connection_id = %context.connection_id, "upgrade failed");
-            failed.registry.remove(&context.connection_id);
-            let guard = failed.tasks.start();
-            tokio::spawn(async move {
-                let _guard = guard;
-                connection::disconnect(&failed, &context, &CloseCause::Dropped).await;
-            });
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+}
+
+/// The client's `Sec-WebSocket-Key`, once the request is a valid RFC 6455 upgrade.
+fn upgrade_key(headers: &HeaderMap) -> Result<String, Response> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value
+                .to_str()
+                .unwrap_or_default()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
         })
-        .on_upgrade(move |socket| connection::run(socket, accepted, gateway))
+    };
+    if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
+        return Err(refuse(StatusCode::UPGRADE_REQUIRED, None));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(refuse(StatusCode::BAD_REQUEST, None));
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|key| key.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, None))
+}
+
+fn switching_protocols(key: &str, protocol: Option<String>) -> Response {
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            derive_accept_key(key.as_bytes()),
+        );
+    if let Some(protocol) = protocol {
+        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    response
+        .body(Body::empty())
+        .unwrap_or_else(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, None))
 }
 
 /// Runs `$connect`, if there is such a route. `Ok` carries the subprotocol the

@@ -33,7 +33,11 @@ mod tests {
         let id = random_id();
         assert_eq!(id.len(), 12);
         assert!(id.ends_with('='));
-        assert!(id[..11].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            id[..11]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 
     #[test]
@@ -46,6 +50,9 @@ mod tests {
     fn api_id_is_ten_lowercase_characters() {
         let id = random_api_id();
         assert_eq!(id.len(), 10);
-        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
     }
 }

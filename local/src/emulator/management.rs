@@ -33,7 +33,10 @@ pub(crate) async fn post(
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLargeException",
-            &format!("Message of {} bytes exceeds {MAX_MESSAGE_BYTES}", body.len()),
+            &format!(
+                "Message of {} bytes exceeds {MAX_MESSAGE_BYTES}",
+                body.len()
+            ),
         );
     }
     let Some(handle) = gateway.registry.get(&id) else {
@@ -66,15 +69,17 @@ pub(crate) async fn get(State(gateway): State<Arc<Gateway>>, Path(id): Path<Stri
         return gone(&id);
     };
     let context = &handle.context;
+    // The API reference capitalises the members (`ConnectedAt`), but on the wire they are
+    // camelCase: that is what the SDKs' deserialisers read.
     let mut identity = serde_json::Map::new();
-    identity.insert("SourceIp".into(), json!(context.source_ip));
+    identity.insert("sourceIp".into(), json!(context.source_ip));
     if let Some(agent) = &context.user_agent {
-        identity.insert("UserAgent".into(), json!(agent));
+        identity.insert("userAgent".into(), json!(agent));
     }
     let body = json!({
-        "ConnectedAt": iso8601(context.connected_at),
-        "LastActiveAt": iso8601(handle.last_active()),
-        "Identity": identity,
+        "connectedAt": iso8601(context.connected_at),
+        "lastActiveAt": iso8601(handle.last_active()),
+        "identity": identity,
     });
     (StatusCode::OK, axum::Json(body)).into_response()
 }
