@@ -96,7 +96,11 @@ async fn slow_answer_fails_after_the_timeout() {
     let outcome = poster.post("slow", b"x").await;
 
     assert!(matches!(outcome, PostOutcome::Failed(_)), "{outcome:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -117,9 +121,16 @@ async fn posts_reuse_one_kept_alive_connection() {
     let poster = api.poster(TIMEOUT).await;
 
     for i in 0..5 {
-        assert_eq!(poster.post(&format!("c{i}"), b"x").await, PostOutcome::Delivered);
+        assert_eq!(
+            poster.post(&format!("c{i}"), b"x").await,
+            PostOutcome::Delivered
+        );
     }
 
     let peers: std::collections::BTreeSet<_> = api.calls().iter().map(|c| c.peer).collect();
-    assert_eq!(peers.len(), 1, "one TCP connection for sequential posts: {peers:?}");
+    assert_eq!(
+        peers.len(),
+        1,
+        "one TCP connection for sequential posts: {peers:?}"
+    );
 }

@@ -9,8 +9,8 @@ use switchboard::clock::{self, Clock as _, SharedClock};
 use switchboard::config::FanoutTuning;
 use switchboard::connection::{Connection, Identity};
 use switchboard::intent::Intent;
-use switchboard::queue::{Received, SharedQueue};
-use switchboard::store::SharedStore;
+use switchboard::queue::{MemoryQueue, MemoryQueueConfig, Received, SharedQueue};
+use switchboard::store::{MemoryStore, SharedStore};
 
 use super::api::FakeManagementApi;
 use crate::backoff::Backoff;
@@ -78,6 +78,13 @@ impl Rig {
             clock,
             tuning,
         }
+    }
+
+    /// A rig on a fresh embedded store and queue.
+    pub async fn embedded(tuning: FanoutTuning) -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let queue = MemoryQueue::new(MemoryQueueConfig::default());
+        Self::new(store, queue, tuning).await
     }
 
     /// An authenticated, live connection row with a live token.
@@ -228,11 +235,7 @@ pub fn deadline() -> Instant {
 }
 
 fn from_queue(received: &Received) -> SqsMessage {
-    let mut record = message(
-        &received.message_id,
-        &received.body,
-        received.receive_count,
-    );
+    let mut record = message(&received.message_id, &received.body, received.receive_count);
     record
         .attributes
         .insert("SentTimestamp".to_owned(), received.sent_at.to_string());

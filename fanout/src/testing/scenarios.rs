@@ -59,15 +59,27 @@ pub async fn tenant_broadcast_prunes_gone_connection(store: SharedStore, queue: 
     assert_eq!(failures(&response), Vec::<String>::new());
     assert_eq!(rig.api.delivered_to("live-1"), 1);
     assert_eq!(rig.api.posts_to("gone-1"), 1);
-    assert_eq!(rig.api.posts_to("other-1"), 0, "another tenant is not posted to");
-    assert_eq!(rig.store.get("gone-1").await.unwrap(), None, "gone row pruned");
+    assert_eq!(
+        rig.api.posts_to("other-1"),
+        0,
+        "another tenant is not posted to"
+    );
+    assert_eq!(
+        rig.store.get("gone-1").await.unwrap(),
+        None,
+        "gone row pruned"
+    );
     assert!(rig.store.get("live-1").await.unwrap().is_some());
     assert!(rig.take_intents().await.is_empty(), "nothing to retry");
 
     let again = rig.publish(body).await;
 
     assert_eq!(failures(&again), Vec::<String>::new());
-    assert_eq!(rig.api.posts_to("gone-1"), 1, "a pruned connection is not posted again");
+    assert_eq!(
+        rig.api.posts_to("gone-1"),
+        1,
+        "a pruned connection is not posted again"
+    );
     assert_eq!(rig.api.delivered_to("live-1"), 2);
 }
 
@@ -98,7 +110,9 @@ pub async fn throttled_and_failing_posts_are_delivered_exactly_once(
         }
     }
 
-    let response = rig.publish(r#"{"to":"tenant:busy","data":"news","id":"n-1"}"#).await;
+    let response = rig
+        .publish(r#"{"to":"tenant:busy","data":"news","id":"n-1"}"#)
+        .await;
 
     assert_eq!(failures(&response), Vec::<String>::new());
     let follow_ups = rig.take_intents().await;
@@ -108,7 +122,10 @@ pub async fn throttled_and_failing_posts_are_delivered_exactly_once(
     assert_eq!(retry.id.as_deref(), Some("n-1"));
     assert_eq!(retry.progress.attempt, 1);
     let listed: BTreeSet<String> = retry.progress.connections.iter().cloned().collect();
-    assert_eq!(listed, keep_failing, "the retry lists exactly the failed ids");
+    assert_eq!(
+        listed, keep_failing,
+        "the retry lists exactly the failed ids"
+    );
     for id in &keep_failing {
         assert!(
             rig.store.get(id).await.unwrap().is_some(),
@@ -120,9 +137,16 @@ pub async fn throttled_and_failing_posts_are_delivered_exactly_once(
     let retried = rig.publish(&retry.to_body().unwrap()).await;
 
     assert_eq!(failures(&retried), Vec::<String>::new());
-    assert!(rig.take_intents().await.is_empty(), "nothing left after the retry");
+    assert!(
+        rig.take_intents().await.is_empty(),
+        "nothing left after the retry"
+    );
     for id in &ids {
-        assert_eq!(rig.api.delivered_to(id), 1, "{id} receives the frame exactly once");
+        assert_eq!(
+            rig.api.delivered_to(id),
+            1,
+            "{id} receives the frame exactly once"
+        );
     }
 }
 
@@ -137,7 +161,8 @@ pub async fn slow_post_does_not_hold_up_the_others(store: SharedStore, queue: Sh
     let ids: Vec<String> = (0..20).map(|i| format!("slow-{i:02}")).collect();
     rig.seed(ids.iter().map(|id| rig.live(id, "u", Some("slowpoke"))))
         .await;
-    rig.api.script("slow-07", [Answer::Slow(Duration::from_secs(30))]);
+    rig.api
+        .script("slow-07", [Answer::Slow(Duration::from_secs(30))]);
 
     let started = Instant::now();
     let response = rig.publish(r#"{"to":"tenant:slowpoke","data":1}"#).await;
@@ -145,7 +170,10 @@ pub async fn slow_post_does_not_hold_up_the_others(store: SharedStore, queue: Sh
 
     assert_eq!(failures(&response), Vec::<String>::new());
     // Three tries of 200 ms each and millisecond pauses; far below the 30 s stall.
-    assert!(took < Duration::from_secs(3), "the invocation took {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the invocation took {took:?}"
+    );
     for id in ids.iter().filter(|id| *id != "slow-07") {
         assert_eq!(rig.api.delivered_to(id), 1, "{id} delivered");
     }
@@ -217,11 +245,18 @@ pub async fn large_audiences_are_delivered_exactly_once(store: SharedStore, queu
 
     let response = rig.publish(r#"{"to":"all","data":"to all"}"#).await;
     assert_eq!(failures(&response), Vec::<String>::new());
-    assert_eq!(rig.api.calls().len(), big.len(), "the split posts nothing itself");
+    assert_eq!(
+        rig.api.calls().len(),
+        big.len(),
+        "the split posts nothing itself"
+    );
     let broadcast = rig.drain().await;
 
     assert!(broadcast.failed.is_empty(), "{:?}", broadcast.failed);
-    assert!(broadcast.records >= 8, "every segment is continued at least once");
+    assert!(
+        broadcast.records >= 8,
+        "every segment is continued at least once"
+    );
     let deliveries = rig.api.deliveries();
     assert_eq!(deliveries.len(), big.len() + rest.len());
     assert!(big.iter().all(|id| deliveries.get(id) == Some(&2)));
@@ -254,5 +289,9 @@ pub async fn frame_at_the_limit_is_posted_and_one_byte_more_is_refused(
         .await;
 
     assert_eq!(failures(&over), ["m0"]);
-    assert_eq!(rig.api.calls().len(), 1, "nothing posted for the oversized frame");
+    assert_eq!(
+        rig.api.calls().len(),
+        1,
+        "nothing posted for the oversized frame"
+    );
 }
