@@ -7,4 +7,6 @@
 //! - [`token`]: development tokens for `switchboard token`.
 //! - [`cli`]: the command line.
 
+pub mod dev;
 pub mod emulator;
+pub mod event_source;
