@@ -36,7 +36,7 @@ impl Handlers {
         if let Err(e) = self.schedule_deadline(id, timeout).await {
             tracing::error!(error = %e, "scheduling the auth deadline failed");
             if let Err(e) = self.store.remove(id).await {
-                tracing::error!(error = %chain(&e), "removing the row after a failed enqueue failed");
+                tracing::error!(error = %chain(&e), "removing the unscheduled row failed");
             }
             return response::server_error();
         }

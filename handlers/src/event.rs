@@ -53,7 +53,7 @@ impl WsEvent {
         match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event.clone()) {
             Ok(request) => Self::from_typed(request),
             Err(e) => {
-                tracing::warn!(error = %e, "event does not fit the typed request; reading it loosely");
+                tracing::warn!(error = %e, "odd event shape; reading it loosely");
                 Self::from_value(&event)
             }
         }

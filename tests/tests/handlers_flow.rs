@@ -239,7 +239,8 @@ async fn run_flow(backend: Backend) {
                "data": {"action": "pong", "timestamp": pong_time, "id": "p"}}),
         json!({"v": 1, "to": format!("connection:{b}"),
                "data": {"action": "error", "error": "unknown_action",
-                        "message": "unknown action \"AUTH\"; expected one of auth, ping, broadcast, send",
+                        "message": format!("unknown action \"AUTH\"; expected one of {}",
+                                           "auth, ping, broadcast, send"),
                         "id": "x"}}),
     ]);
     let received = sorted(drain(backend.queue.as_ref(), expected.len()).await);

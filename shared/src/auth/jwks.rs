@@ -122,7 +122,11 @@ impl Jwks {
                 cache.loaded = true;
             }
             Err(e) if loaded => {
-                tracing::warn!(url = %self.url, error = %chain(&e), "key set refetch failed; keeping the last good set");
+                tracing::warn!(
+                    url = %self.url,
+                    error = %chain(&e),
+                    "key set refetch failed; keeping the last good set"
+                );
             }
             Err(e) => {
                 tracing::error!(url = %self.url, error = %chain(&e), "key set fetch failed");
