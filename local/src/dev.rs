@@ -204,6 +204,11 @@ impl RunningServer {
         self.emulator.open_connections()
     }
 
+    /// Ids of the open connections, for tests and debugging.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.emulator.connection_ids()
+    }
+
     /// Shuts down in order: sockets closed (1001) and `$disconnect` run for each, then the
     /// event source drained, then the HTTP server stopped. The Management API stays up
     /// until the worker has finished, so its last posts get answers.

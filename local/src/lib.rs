@@ -7,6 +7,8 @@
 //! - [`token`]: development tokens for `switchboard token`.
 //! - [`cli`]: the command line.
 
+pub mod cli;
 pub mod dev;
 pub mod emulator;
 pub mod event_source;
+pub mod token;

@@ -1,1 +1,100 @@
-fn main() {}
+//! `switchboard`: the local service and its helpers. Parses flags, sets up logging,
+//! prints the banner, and waits for Ctrl-C; everything else is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchboard::config::Environment;
+use switchboard_local::cli::{Cli, Command, DevArgs, TokenArgs};
+use switchboard_local::dev::{self, DevOptions, RunningServer};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev(args) => run_dev(args).await,
+        Command::Token(args) => print_token(&args),
+    }
+}
+
+async fn run_dev(args: DevArgs) -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .compact()
+        .init();
+
+    let options = match args.options(&Environment).await {
+        Ok(options) => options,
+        Err(e) => return fail(&e),
+    };
+    let dev_secret = options.uses_dev_secret();
+    let server = match dev::start(options.clone()).await {
+        Ok(server) => server,
+        Err(e) => return fail(&e),
+    };
+    banner(&server, &options, dev_secret);
+
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %e, "cannot wait for Ctrl-C");
+    }
+    eprintln!("\nshutting down: closing sockets, running $disconnect, draining the worker…");
+    tokio::spawn(async {
+        // A second Ctrl-C gives up on a clean shutdown.
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+fn banner(server: &RunningServer, options: &DevOptions, dev_secret: bool) {
+    println!("Switchboard is running locally.");
+    println!("  WebSocket       {}", server.websocket_url);
+    println!(
+        "  Management API  {}/@connections/{{connectionId}}",
+        server.management_url
+    );
+    println!("  Store           {}", server.store_description);
+    println!("  Queue           {}", server.queue_description);
+    if dev_secret {
+        println!(
+            "  Tokens          HS256 with the public development secret {:?}; \
+             set JWT_SECRET to use your own",
+            dev::DEV_SECRET
+        );
+    } else {
+        println!("  Tokens          checked with your JWT configuration");
+    }
+    println!(
+        "  Get a token     switchboard token --user alice --tenant acme   \
+         (or: cargo run -p switchboard-local -- token --user alice --tenant acme)"
+    );
+    println!(
+        "  Limits          auth {}s, idle {}s, max {}s, throttle {}/s burst {}",
+        options.session.auth_timeout.as_secs(),
+        options.session.idle_timeout.as_secs(),
+        options.max_duration.as_secs(),
+        options.throttle.rate,
+        options.throttle.burst
+    );
+    println!("Ctrl-C stops.");
+}
+
+fn print_token(args: &TokenArgs) -> ExitCode {
+    let now = chrono::Utc::now().timestamp();
+    match args.mint(&Environment, now) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(error: &dyn std::error::Error) -> ExitCode {
+    eprintln!("error: {}", switchboard::queue::error_chain(error));
+    ExitCode::from(2)
+}

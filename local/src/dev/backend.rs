@@ -23,7 +23,7 @@ pub enum BackendChoice {
     #[default]
     Embedded,
     /// DynamoDB and SQS through the SDK.
-    Aws(AwsBackend),
+    Aws(Box<AwsBackend>),
 }
 
 /// DynamoDB and SQS resources.

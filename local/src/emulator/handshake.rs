@@ -51,7 +51,7 @@ pub(crate) async fn accept(
 ) -> Response {
     let key = match upgrade_key(request.headers()) {
         Ok(key) => key,
-        Err(refusal) => return refusal,
+        Err(status) => return refuse(status, None),
     };
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         return refuse(StatusCode::UPGRADE_REQUIRED, None);
@@ -77,7 +77,7 @@ pub(crate) async fn accept(
         .await
     {
         Ok(protocol) => protocol,
-        Err(refusal) => return refusal,
+        Err((status, body)) => return refuse(status, body),
     };
 
     let (outbound_tx, outbound) = mpsc::channel(gateway.config.outbound_queue);
@@ -121,7 +121,7 @@ fn config() -> WebSocketConfig {
 }
 
 /// The client's `Sec-WebSocket-Key`, once the request is a valid RFC 6455 upgrade.
-fn upgrade_key(headers: &HeaderMap) -> Result<String, Response> {
+fn upgrade_key(headers: &HeaderMap) -> Result<String, StatusCode> {
     let has_token = |name: header::HeaderName, token: &str| {
         headers.get_all(name).iter().any(|value| {
             value
@@ -132,20 +132,20 @@ fn upgrade_key(headers: &HeaderMap) -> Result<String, Response> {
         })
     };
     if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
-        return Err(refuse(StatusCode::UPGRADE_REQUIRED, None));
+        return Err(StatusCode::UPGRADE_REQUIRED);
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .map(HeaderValue::as_bytes)
         != Some(b"13")
     {
-        return Err(refuse(StatusCode::BAD_REQUEST, None));
+        return Err(StatusCode::BAD_REQUEST);
     }
     headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|key| key.to_str().ok())
         .map(str::to_owned)
-        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, None))
+        .ok_or(StatusCode::BAD_REQUEST)
 }
 
 fn switching_protocols(key: &str, protocol: Option<String>) -> Response {
@@ -166,12 +166,12 @@ fn switching_protocols(key: &str, protocol: Option<String>) -> Response {
 }
 
 /// Runs `$connect`, if there is such a route. `Ok` carries the subprotocol the
-/// integration selected, if any; `Err` is the response refusing the handshake.
+/// integration selected, if any; `Err` is the status and body refusing the handshake.
 async fn on_connect(
     gateway: &Gateway,
     context: &ConnectionContext,
     handshake: &Handshake,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, (StatusCode, Option<String>)> {
     let Some(integration) = gateway.routes.lifecycle(CONNECT) else {
         return Ok(None);
     };
@@ -188,7 +188,7 @@ async fn on_connect(
             tracing::info!(status = response.status, "connect refused by integration");
             let status =
                 StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Err(refuse(status, response.body))
+            Err((status, response.body))
         }
         Outcome::Failed(reason) => {
             tracing::error!(%reason, "connect integration failed");
@@ -197,11 +197,11 @@ async fn on_connect(
                 &context.connection_id,
                 &request.id,
             );
-            Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, Some(body)))
+            Err((StatusCode::INTERNAL_SERVER_ERROR, Some(body)))
         }
         Outcome::TimedOut => {
             tracing::warn!("connect integration timed out");
-            Err(refuse(StatusCode::GATEWAY_TIMEOUT, None))
+            Err((StatusCode::GATEWAY_TIMEOUT, None))
         }
     }
 }

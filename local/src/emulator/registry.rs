@@ -115,6 +115,11 @@ impl Registry {
         self.lock().remove(id)
     }
 
+    /// Ids of the open connections, in no particular order.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// How many connections are open.
     pub fn count(&self) -> usize {
         self.lock().len()

@@ -97,6 +97,11 @@ impl RunningEmulator {
         self.gateway.registry.count()
     }
 
+    /// Ids of the open connections, in no particular order.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.gateway.registry.ids()
+    }
+
     /// Refuses new connections, closes every open one with 1001, and waits until each has
     /// run `$disconnect` and every in-flight invocation has finished. The Management API
     /// keeps answering meanwhile, so a worker still draining sees `410 Gone`.
