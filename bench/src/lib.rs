@@ -12,7 +12,6 @@
 //!   baseline.
 //! - [`stack`]: the embedded stack (emulator, handlers, worker, store, queue) as
 //!   `switchboard dev` wires it (child process).
-//! - [`source`]: feeds a worker from a queue the way Lambda's SQS event source does.
 //! - [`pipeline`]: a worker on an embedded queue posting to a sink, in this process.
 //! - [`raw`]: the baseline client: a bare keep-alive HTTP/1 POST loop.
 //! - [`herd`]: many real WebSocket clients on several loopback source addresses.
@@ -31,7 +30,6 @@ pub mod report;
 pub mod scale;
 pub mod scenarios;
 pub mod sink;
-pub mod source;
 pub mod stack;
 
 pub use error::BenchError;

@@ -1,24 +1,23 @@
 //! A worker in this process, on an embedded queue and any store, posting through the real
 //! SDK client to a Management API at some endpoint (usually the counting sink).
 //!
-//! This is the fanout half of the service without the emulator, so that its CPU time is
-//! this process's and its posting rate is not shared with WebSocket framing.
+//! This is the fanout half of `switchboard dev` without the emulator, so that its CPU time
+//! is this process's and its posting rate is not shared with WebSocket framing.
 
 use std::sync::Arc;
 
 use switchboard::clock::{self, Clock as _};
 use switchboard::config::FanoutTuning;
 use switchboard::connection::{Connection, Identity};
+use switchboard::metrics::Metrics;
 use switchboard::queue::{MemoryQueue, MemoryQueueConfig, Outgoing, SharedQueue};
 use switchboard::store::SharedStore;
 use switchboard_fanout::testing::sdk_config;
 use switchboard_fanout::{ManagementPoster, Worker};
+use switchboard_local::dev::integrations::WorkerFunction;
+use switchboard_local::event_source::{EventSource, EventSourceConfig};
 
 use crate::BenchError;
-use crate::source::EventSource;
-
-/// Batches in flight at once, as an SQS source starts with.
-pub const POLLERS: usize = 5;
 
 /// How long seeded rows and their tokens live: far longer than any run.
 const LIFETIME_SECS: i64 = 3_600;
@@ -31,7 +30,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A worker over `store` with default tuning, posting to `endpoint`.
-    pub async fn start(store: SharedStore, endpoint: &str) -> Result<Self, BenchError> {
+    pub async fn start(store: SharedStore, endpoint: &str) -> Self {
         let tuning = FanoutTuning::default();
         let poster = ManagementPoster::new(&sdk_config().await, endpoint, tuning.post_timeout);
         let queue: SharedQueue = MemoryQueue::new(MemoryQueueConfig::default());
@@ -41,9 +40,12 @@ impl Pipeline {
             Arc::new(poster),
             tuning,
             clock::system(),
-        );
-        let source = EventSource::start(queue.clone(), Arc::new(worker), POLLERS)?;
-        Ok(Self { queue, source })
+        )
+        .with_metrics(Metrics::disabled());
+        // The event source and worker adapter of `switchboard dev`, with its defaults.
+        let function = Arc::new(WorkerFunction(Arc::new(worker)));
+        let source = EventSource::start(queue.clone(), function, EventSourceConfig::default());
+        Self { queue, source }
     }
 
     /// Enqueues one intent body.
@@ -57,7 +59,7 @@ impl Pipeline {
 
     /// Stops the event source.
     pub async fn stop(self) {
-        self.source.stop().await;
+        self.source.drain().await;
     }
 }
 

@@ -1,41 +1,25 @@
-//! The embedded stack: the API Gateway emulator, the three route handlers, the fanout
-//! worker, the embedded store and queue, wired the way `switchboard dev` wires them, run
-//! as a child process ([`crate::child`]) so its memory and CPU are its own.
+//! The embedded stack: `switchboard dev` (emulator, handlers, worker, embedded store and
+//! queue) started in a child process ([`crate::child`]), so its memory and CPU are its own.
 //!
-//! The parent talks to it over WebSocket like any client, and publishes through the
-//! child's stdin (`publish <intent>`), which enqueues the intent on the embedded queue as
-//! a backend's `SendMessage` would.
+//! The child runs the same start function as the `switchboard dev` command. The parent
+//! talks to it over WebSocket like any client, and publishes through the child's stdin
+//! (`publish <intent>`), which enqueues the intent on the embedded queue as a backend's
+//! `SendMessage` would.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
-use serde_json::Value;
-use switchboard::auth::Verifier;
 use switchboard::clock::{self, Clock as _};
-use switchboard::config::{FanoutTuning, HandlerConfig};
-use switchboard::metrics::Metrics;
-use switchboard::queue::{MemoryQueue, MemoryQueueConfig, Outgoing, SharedQueue};
-use switchboard::store::{MemoryStore, SharedStore};
-use switchboard_fanout::testing::sdk_config;
-use switchboard_fanout::{ManagementPoster, Worker};
-use switchboard_handlers::Handlers;
-use switchboard_local::emulator::routes::{CONNECT, DEFAULT, DISCONNECT};
-use switchboard_local::emulator::{
-    Emulator, EmulatorConfig, Integration, IntegrationError, IntegrationResponse, RouteTable,
-    ThrottleConfig,
-};
-use tokio::net::TcpListener;
+use switchboard::config::SessionConfig;
+use switchboard::queue::Outgoing;
+use switchboard_local::dev::{self, DEV_SECRET, DevOptions};
+use switchboard_local::emulator::ThrottleConfig;
+use switchboard_local::token::{self, TokenRequest};
 
 use crate::BenchError;
 use crate::child::{self, Child};
-use crate::source::EventSource;
 
 /// The stage the stack serves.
 pub const STAGE: &str = "bench";
-
-/// The HS256 secret the stack verifies tokens with; the clients sign with it.
-pub const JWT_SECRET: &str = "switchboard-bench-secret-not-for-production";
 
 /// How the stack is started.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,9 +36,6 @@ pub struct StackOptions {
 pub struct Stack {
     child: Child,
 }
-
-/// The route handlers as an emulator integration, the same JSON in and out as in Lambda.
-struct HandlerRoute(Arc<Handlers>);
 
 impl Default for StackOptions {
     fn default() -> Self {
@@ -134,45 +115,25 @@ impl Stack {
     }
 }
 
-/// The child side: builds the stack, then serves `publish` commands until stdin closes.
+/// The child side: starts `switchboard dev`'s service in this process, then serves
+/// `publish` commands until stdin closes.
 pub async fn run_child(options: StackOptions) -> Result<(), BenchError> {
-    let store: SharedStore = Arc::new(MemoryStore::new());
-    let queue: SharedQueue = MemoryQueue::new(MemoryQueueConfig::default());
-    let handlers = Arc::new(handlers(&store, &queue, options)?);
-    let route = || -> Arc<dyn Integration> { Arc::new(HandlerRoute(Arc::clone(&handlers))) };
-    let routes = RouteTable::new("action")
-        .route(CONNECT, route())
-        .route(DISCONNECT, route())
-        .route(DEFAULT, route());
-    let config = EmulatorConfig {
-        stage: STAGE.into(),
-        throttle: options.throttle,
-        ..EmulatorConfig::default()
+    let session = SessionConfig {
+        auth_timeout: Duration::from_secs(options.auth_timeout_secs),
+        ..SessionConfig::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0")
+    let dev = DevOptions {
+        port: 0,
+        stage: STAGE.into(),
+        session,
+        throttle: options.throttle,
+        ..DevOptions::default()
+    };
+    let server = dev::start(dev)
         .await
-        .map_err(BenchError::io("binding the emulator"))?;
-    let emulator = Emulator::new(config, routes, clock::system())
-        .serve(listener)
-        .map_err(BenchError::io("starting the emulator"))?;
-
-    let tuning = FanoutTuning::default();
-    let poster = ManagementPoster::new(
-        &sdk_config().await,
-        &emulator.management_url(),
-        tuning.post_timeout,
-    );
-    let worker = Worker::new(
-        store,
-        queue.clone(),
-        Arc::new(poster),
-        tuning,
-        clock::system(),
-    )
-    .with_metrics(Metrics::disabled());
-    let source = EventSource::start(queue.clone(), Arc::new(worker), crate::pipeline::POLLERS)?;
-
-    let result = child::serve(&emulator.websocket_url(), |command| {
+        .map_err(|e| BenchError::Failed(format!("switchboard dev: {e}")))?;
+    let queue = server.queue();
+    let result = child::serve(&server.websocket_url, |command| {
         let queue = queue.clone();
         async move {
             match command.split_once(' ') {
@@ -185,52 +146,22 @@ pub async fn run_child(options: StackOptions) -> Result<(), BenchError> {
         }
     })
     .await;
-    source.stop().await;
+    server.shutdown().await;
     result
 }
 
-/// Handlers configured as the Lambda binaries would be from these variables.
-fn handlers(
-    store: &SharedStore,
-    queue: &SharedQueue,
-    options: StackOptions,
-) -> Result<Handlers, BenchError> {
-    let timeout = options.auth_timeout_secs.to_string();
-    let env: HashMap<&str, &str> = HashMap::from([
-        ("CONNECTIONS_TABLE", "connections"),
-        ("INTENTS_QUEUE_URL", "embedded"),
-        ("JWT_SECRET", JWT_SECRET),
-        ("AUTH_TIMEOUT_SECS", timeout.as_str()),
-    ]);
-    let config =
-        HandlerConfig::from_lookup(&env).map_err(|e| BenchError::Failed(e.to_string()))?;
-    let verifier = Verifier::new(&config.auth, Some(JWT_SECRET.as_bytes()))
-        .map_err(|e| BenchError::Failed(e.to_string()))?;
-    Ok(Handlers::new(
-        store.clone(),
-        queue.clone(),
-        Arc::new(verifier),
-        config.session,
-        clock::system(),
-    )
-    .with_metrics(Metrics::disabled()))
-}
-
-#[async_trait]
-impl Integration for HandlerRoute {
-    async fn invoke(&self, event: Value) -> Result<IntegrationResponse, IntegrationError> {
-        let response = self.0.handle(event).await;
-        let value =
-            serde_json::to_value(&response).map_err(|e| IntegrationError::Failed(e.to_string()))?;
-        IntegrationResponse::from_lambda_json(&value)
-    }
-}
-
-/// A token for `user`, valid for an hour, signed with [`JWT_SECRET`].
+/// A token for `user`, valid for an hour, signed with the development secret that
+/// `switchboard dev` verifies with when no key is configured.
 pub fn token(user: &str) -> String {
-    let exp = clock::SystemClock.now_secs() + 3_600;
-    let claims = serde_json::json!({ "sub": user, "exp": exp });
-    jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes())
-        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key))
-        .unwrap_or_default()
+    let request = TokenRequest {
+        user: user.to_owned(),
+        tenant: None,
+        email: None,
+        ttl: Duration::from_secs(3_600),
+        tenant_claim: "tenant_id".into(),
+        issuer: None,
+        audience: None,
+    };
+    let now = clock::SystemClock.now_secs();
+    token::mint(&request, DEV_SECRET.as_bytes(), now).unwrap_or_default()
 }

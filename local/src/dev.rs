@@ -19,6 +19,7 @@ use switchboard::clock::{self, SharedClock};
 use switchboard::config::{AuthConfig, FanoutTuning, SecretSource, SessionConfig};
 use switchboard::limits::MAX_CONNECTION_SECS;
 use switchboard::metrics::Metrics;
+use switchboard::queue::SharedQueue;
 use switchboard_fanout::{ManagementPoster, Worker};
 use switchboard_handlers::Handlers;
 use tokio::net::TcpListener;
@@ -72,6 +73,7 @@ pub struct RunningServer {
     pub queue_description: String,
     emulator: RunningEmulator,
     event_source: EventSource,
+    queue: SharedQueue,
 }
 
 /// Why the service could not start.
@@ -195,6 +197,7 @@ pub async fn start(options: DevOptions) -> Result<RunningServer, StartError> {
         queue_description: backend.queue_description,
         emulator,
         event_source,
+        queue: Arc::clone(&backend.queue),
     })
 }
 
@@ -202,6 +205,12 @@ impl RunningServer {
     /// Connections currently open.
     pub fn open_connections(&self) -> usize {
         self.emulator.open_connections()
+    }
+
+    /// The intent queue the worker reads, so an in-process backend (a benchmark, a test)
+    /// can publish the way any backend does.
+    pub fn queue(&self) -> SharedQueue {
+        Arc::clone(&self.queue)
     }
 
     /// Ids of the open connections, for tests and debugging.

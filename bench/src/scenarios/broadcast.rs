@@ -90,7 +90,7 @@ async fn to_sink(n: usize) -> Result<Completion, BenchError> {
     for (index, id) in pipeline::ids(n).iter().enumerate() {
         store.insert_raw(pipeline::live_row(id, index));
     }
-    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await?;
+    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await;
 
     let started = epoch_ns();
     worker.publish(&pipeline::broadcast(0)).await?;

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::{Outcome, median};
 use crate::report::Figure;
 use crate::scale::Scale;
-use crate::stack::JWT_SECRET;
+use switchboard_local::dev::DEV_SECRET;
 use crate::BenchError;
 
 /// The handler binaries, in the order reported.
@@ -187,6 +187,6 @@ fn environment(api: &str, name: &str) -> Vec<(&'static str, String)> {
             "http://127.0.0.1:9/000000000000/intents".into(),
         ),
         ("WEBSOCKET_ENDPOINT", "http://127.0.0.1:9/bench".into()),
-        ("JWT_SECRET", JWT_SECRET.into()),
+        ("JWT_SECRET", DEV_SECRET.into()),
     ]
 }

@@ -135,7 +135,7 @@ async fn seed(endpoint: &str, n: usize) -> Result<Arc<DynamoStore>, BenchError> 
 
 async fn ours(sink: &mut Sink, store: Arc<DynamoStore>, n: usize) -> Result<Side, BenchError> {
     sink.reset().await?;
-    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await?;
+    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await;
     let started = epoch_ns();
     worker.publish(&pipeline::broadcast(0)).await?;
     let stats = sink.wait_for(n as u64, PATIENCE).await?;

@@ -68,7 +68,7 @@ async fn against_sink(scale: Scale) -> Result<(Vec<Figure>, f64), BenchError> {
     for (index, id) in ids.iter().enumerate() {
         store.insert_raw(pipeline::live_row(id, index));
     }
-    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await?;
+    let worker = Pipeline::start(store, &sink.endpoint(STAGE)).await;
 
     let (mut ours, mut raws) = (Vec::new(), Vec::new());
     for round in 0..scale.fanout_rounds {
