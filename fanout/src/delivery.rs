@@ -283,8 +283,11 @@ impl Delivery<'_> {
                     .extend(chunks.flat_map(|c| c.iter().cloned()));
                 return;
             }
-            let rows: Vec<_> = stream::iter(chunk)
-                .map(|id| async move { (id, self.store.get(id).await) })
+            let rows: Vec<_> = stream::iter(chunk.iter().cloned())
+                .map(|id| async move {
+                    let row = self.store.get(&id).await;
+                    (id, row)
+                })
                 .buffered(LOOKUP_CONCURRENCY)
                 .collect()
                 .await;
@@ -300,7 +303,7 @@ impl Delivery<'_> {
                     Ok(_) => debug!(connection_id = %id, "no longer deliverable; skipped"),
                     Err(e) => {
                         warn!(connection_id = %id, error = %e, "lookup failed; kept for retry");
-                        resolved.unresolved.push(id.clone());
+                        resolved.unresolved.push(id);
                     }
                 }
             }
@@ -311,10 +314,7 @@ impl Delivery<'_> {
     }
 
     async fn consume(&self, rx: mpsc::Receiver<Vec<Recipient>>) -> Tally {
-        let recipients = stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|batch| (stream::iter(batch), rx))
-        })
-        .flatten();
+        let recipients = stream::unfold(rx, next_batch).flatten();
         recipients
             .map(|recipient| self.deliver(recipient))
             .buffer_unordered(self.tuning.concurrency.max(1))
@@ -392,6 +392,18 @@ impl Delivery<'_> {
             Err(e) => warn!(connection_id = %id, error = %e, "gone connection not pruned"),
         }
     }
+}
+
+/// The next page's recipients from the producer, as a stream step. A function rather than
+/// a closure: a closure here makes rustc lose track of the future being `Send`.
+async fn next_batch(
+    mut rx: mpsc::Receiver<Vec<Recipient>>,
+) -> Option<(
+    stream::Iter<std::vec::IntoIter<Recipient>>,
+    mpsc::Receiver<Vec<Recipient>>,
+)> {
+    let batch = rx.recv().await?;
+    Some((stream::iter(batch), rx))
 }
 
 impl Tally {

@@ -211,3 +211,30 @@ fn refusal() -> EntryError {
         message: "refused".into(),
     }
 }
+
+#[tokio::test]
+async fn worker_futures_can_be_spawned() {
+    let rig = Arc::new(Rig::embedded(test_tuning()).await);
+    let payload = json!({"Records": [
+        {"messageId": "m", "body": r#"{"to":"connection:c1","data":1}"#}
+    ]});
+
+    let handled = tokio::spawn({
+        let rig = rig.clone();
+        async move { rig.worker.handle(payload, deadline()).await }
+    });
+    let processed = tokio::spawn({
+        let rig = rig.clone();
+        async move {
+            let record = message("m", r#"{"to":"connection:c1","data":1}"#, 1);
+            rig.worker.process(event(vec![record]), deadline()).await
+        }
+    });
+
+    assert_eq!(
+        failures(&handled.await.unwrap().unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(failures(&processed.await.unwrap()), Vec::<String>::new());
+    assert_eq!(rig.api.delivered_to("c1"), 2);
+}
