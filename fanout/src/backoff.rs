@@ -128,6 +128,59 @@ mod tests {
         }
     }
 
+    /// Answers `script` in order, counting the calls.
+    fn scripted(
+        script: Vec<PostOutcome>,
+    ) -> impl FnMut() -> std::future::Ready<Option<PostOutcome>> {
+        let mut answers = script.into_iter();
+        move || std::future::ready(answers.next())
+    }
+
+    fn quick() -> Backoff {
+        Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+            ..Backoff::default()
+        }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    #[tokio::test]
+    async fn retrying_stops_at_an_answer_not_worth_retrying() {
+        let script = vec![
+            PostOutcome::Throttled,
+            PostOutcome::Gone,
+            PostOutcome::Delivered,
+        ];
+        let tries = quick().retrying(later(), scripted(script)).await;
+        assert_eq!(tries.last, Some(PostOutcome::Gone));
+        assert_eq!((tries.count, tries.throttled), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn retrying_gives_up_when_the_budget_is_spent() {
+        let script = vec![PostOutcome::Failed("500".into()); 10];
+        let tries = quick().retrying(later(), scripted(script)).await;
+        assert_eq!(tries.count, 3, "one try and two retries");
+        assert_eq!(tries.last, Some(PostOutcome::Failed("500".into())));
+    }
+
+    #[tokio::test]
+    async fn retrying_does_not_pause_past_the_stop() {
+        let script = vec![PostOutcome::Throttled; 10];
+        let tries = quick().retrying(Instant::now(), scripted(script)).await;
+        assert_eq!(tries.count, 1);
+    }
+
+    #[tokio::test]
+    async fn retrying_reports_no_answer_when_the_call_is_never_made() {
+        let tries = quick().retrying(later(), scripted(Vec::new())).await;
+        assert_eq!((tries.last, tries.count), (None, 0));
+    }
+
     #[test]
     fn requeue_delay_doubles_up_to_the_cap() {
         let backoff = Backoff::default();

@@ -1,13 +1,16 @@
 //! What each Management API answer does to a record, and the batch response on the wire.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::SqsBatchResponse;
 use serde_json::json;
 use switchboard::config::FanoutTuning;
 use switchboard::intent::{Intent, Target};
-use switchboard::queue::{EntryError, IntentQueue, Outgoing, QueueError, Received};
+use switchboard::queue::{
+    EntryError, IntentQueue, MemoryQueue, MemoryQueueConfig, Outgoing, QueueError, Received,
+};
 use switchboard::store::MemoryStore;
 use switchboard_fanout::testing::scenarios::{failures, test_tuning};
 use switchboard_fanout::testing::{Answer, Rig, deadline, event, message};
@@ -120,6 +123,36 @@ async fn retry_at_the_last_attempt_is_posted_and_beyond_it_is_dead_lettered() {
 }
 
 #[tokio::test]
+async fn exhausted_intent_reaches_the_dead_letter_queue_through_the_redrive() {
+    let dead_letters = MemoryQueue::new(MemoryQueueConfig::default());
+    let config = MemoryQueueConfig {
+        visibility_timeout: Duration::ZERO,
+        max_receive_count: 3,
+    };
+    let queue = MemoryQueue::with_dead_letters(config, dead_letters.clone());
+    let rig = Rig::new(Arc::new(MemoryStore::new()), queue.clone(), test_tuning()).await;
+    let mut intent = Intent::parse(r#"{"to":"tenant:acme","data":1}"#).unwrap();
+    intent.progress.connections = vec!["c1".into()];
+    intent.progress.attempt = 5;
+    let body = intent.to_body().unwrap();
+    queue.send(Outgoing::now(body.clone())).await.unwrap();
+
+    // Lambda's loop: failed records are left for SQS to deliver again.
+    for _ in 0..10 {
+        let received = queue.receive(10, Duration::ZERO).await.unwrap();
+        let records = received
+            .iter()
+            .map(|r| message(&r.message_id, &r.body, r.receive_count))
+            .collect();
+        rig.worker.process(event(records), deadline()).await;
+    }
+
+    assert!(queue.is_empty());
+    assert_eq!(dead_letters.bodies(), [body]);
+    assert!(rig.api.calls().is_empty(), "never posted");
+}
+
+#[tokio::test]
 async fn follow_ups_the_queue_refuses_fail_the_record() {
     let queue = Arc::new(RefusingQueue);
     let rig = Rig::new(Arc::new(MemoryStore::new()), queue, test_tuning()).await;
@@ -192,11 +225,7 @@ impl IntentQueue for RefusingQueue {
         Ok(messages.iter().map(|_| Err(refusal())).collect())
     }
 
-    async fn receive(
-        &self,
-        _max: usize,
-        _wait: std::time::Duration,
-    ) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, _max: usize, _wait: Duration) -> Result<Vec<Received>, QueueError> {
         Ok(Vec::new())
     }
 
