@@ -17,7 +17,7 @@ use switchboard::store::{Audience, ConnectionStore, Cursor, StoreError};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Tries};
 use crate::poster::{PostOutcome, Poster};
 
 /// Store lookups in flight at once when re-checking a retry list.
@@ -326,7 +326,7 @@ impl Delivery<'_> {
     }
 
     /// Posts to one recipient, retrying within the budget, and prunes it when gone.
-    async fn deliver(&self, recipient: Recipient) -> (String, Fate, crate::backoff::Tries) {
+    async fn deliver(&self, recipient: Recipient) -> (String, Fate, Tries) {
         let id = recipient.id.as_str();
         let tries = self
             .backoff
@@ -407,7 +407,7 @@ async fn next_batch(
 }
 
 impl Tally {
-    fn add(&mut self, id: String, fate: Fate, tries: &crate::backoff::Tries) {
+    fn add(&mut self, id: String, fate: Fate, tries: &Tries) {
         let count = usize::try_from(tries.count).unwrap_or(usize::MAX);
         self.attempted += usize::from(count > 0);
         self.retries += count.saturating_sub(1);
