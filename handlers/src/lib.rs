@@ -117,3 +117,21 @@ fn secs(duration: std::time::Duration) -> i64 {
 fn chain(e: &dyn std::error::Error) -> String {
     switchboard::queue::error_chain(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local server spawns `handle` on a multi-threaded runtime: it must stay `Send`.
+    #[allow(dead_code)]
+    fn handle_is_send(handlers: &Handlers) {
+        fn send<T: Send>(_: T) {}
+        send(handlers.handle(Value::Null));
+    }
+
+    #[test]
+    fn handlers_are_shareable_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Handlers>();
+    }
+}
