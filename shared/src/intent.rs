@@ -358,7 +358,10 @@ mod tests {
         let body = intent.to_body().unwrap();
         assert_eq!(
             body,
-            r#"{"v":1,"to":"user:u1","data":[1],"tenant":"t","id":"m","_switchboard":{"connections":["a","b"],"attempt":2}}"#
+            concat!(
+                r#"{"v":1,"to":"user:u1","data":[1],"tenant":"t","id":"m","#,
+                r#""_switchboard":{"connections":["a","b"],"attempt":2}}"#
+            )
         );
         let again = Intent::parse(&body).unwrap();
         assert_eq!(again.progress, intent.progress);
@@ -426,8 +429,9 @@ mod tests {
             "é".repeat((MAX_MESSAGE_BYTES - 2) / 2)
         );
         let bytes = MAX_MESSAGE_BYTES + 1;
-        assert!(
-            matches!(Intent::parse(&over).unwrap_err(), IntentError::FrameTooLarge { bytes: b } if b == bytes)
-        );
+        assert!(matches!(
+            Intent::parse(&over).unwrap_err(),
+            IntentError::FrameTooLarge { bytes: b } if b == bytes
+        ));
     }
 }

@@ -1,7 +1,8 @@
 //! Publishing intents from a backend: build, validate, send.
 //!
 //! ```no_run
-//! # async fn example(queue: switchboard::queue::SharedQueue) -> Result<(), Box<dyn std::error::Error>> {
+//! # use switchboard::queue::SharedQueue;
+//! # async fn example(queue: SharedQueue) -> Result<(), Box<dyn std::error::Error>> {
 //! use switchboard::intent::{Intent, Target};
 //! use switchboard::publish::Publisher;
 //!
@@ -17,7 +18,7 @@
 //! queue; validating here turns it into an error at the call site.
 
 use crate::intent::{Intent, IntentError};
-use crate::queue::{EntryError, IntentQueue, Outgoing, QueueError, SharedQueue, SqsQueue};
+use crate::queue::{EntryError, Outgoing, QueueError, SharedQueue, SqsQueue};
 
 /// Why an intent was not published.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +101,7 @@ mod tests {
     use super::*;
     use crate::intent::Target;
     use crate::limits::MAX_MESSAGE_BYTES;
-    use crate::queue::{MemoryQueue, MemoryQueueConfig};
+    use crate::queue::{IntentQueue, MemoryQueue, MemoryQueueConfig};
     use serde_json::json;
     use std::time::Duration;
 

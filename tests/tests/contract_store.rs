@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{TryStreamExt, stream};
 use switchboard::clock::{Clock, SystemClock};
 use switchboard::connection::{Connection, Identity};
 use switchboard::intent::Segment;
@@ -29,12 +29,8 @@ fn live(id: &str, user: &str, tenant: Option<&str>) -> Connection {
 }
 
 async fn seed(store: &dyn ConnectionStore, rows: impl IntoIterator<Item = Connection>) {
-    stream::iter(rows)
-        .map(|row| async move { store.save_pending(&row).await })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await
-        .expect("seed rows");
+    let rows: Vec<Connection> = rows.into_iter().collect();
+    store.save_all(&rows).await.expect("seed rows");
 }
 
 async fn ids(store: &dyn ConnectionStore, audience: &Audience, limit: usize) -> Vec<String> {

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::{StreamExt as _, stream};
 use switchboard::clock::{self, Clock as _, SharedClock};
 use switchboard::config::FanoutTuning;
 use switchboard::connection::{Connection, Identity};
@@ -21,9 +20,6 @@ pub const STAGE: &str = "test";
 
 /// How long a seeded connection lives: far beyond any test.
 const LIFETIME_SECS: i64 = 3_600;
-
-/// Rows written at once when seeding.
-const SEED_CONCURRENCY: usize = 32;
 
 /// Batches [`Rig::drain`] processes before deciding the worker is looping.
 const DRAIN_LIMIT: usize = 5_000;
@@ -105,11 +101,11 @@ impl Rig {
     /// # Panics
     /// When the store refuses a row.
     pub async fn seed(&self, rows: impl IntoIterator<Item = Connection>) {
-        stream::iter(rows)
-            .map(|row| async move { self.store.save_pending(&row).await })
-            .buffer_unordered(SEED_CONCURRENCY)
-            .for_each(|saved| async move { saved.expect("seed a connection row") })
-            .await;
+        let rows: Vec<Connection> = rows.into_iter().collect();
+        self.store
+            .save_all(&rows)
+            .await
+            .expect("seed connection rows");
     }
 
     /// Processes `bodies` as one batch, with record ids `m0`, `m1`, ...

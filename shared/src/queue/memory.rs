@@ -165,7 +165,11 @@ impl MemoryQueue {
         drop(state);
         if let Some(dlq) = &self.dead_letters {
             for message in dead {
-                tracing::warn!(message_id = %message.message_id, receives = message.receive_count, "message dead-lettered");
+                tracing::warn!(
+                    message_id = %message.message_id,
+                    receives = message.receive_count,
+                    "message dead-lettered"
+                );
                 dlq.push(message.body, Duration::ZERO);
             }
         }

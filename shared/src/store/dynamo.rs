@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
+use futures::StreamExt as _;
 
 use super::item::{Item, cursor_to_key, from_item, key_to_cursor, n, s, to_item};
 use super::{Audience, ConnectionStore, Cursor, Page, StoreError};
@@ -54,7 +57,8 @@ impl DynamoStore {
         Item::from([(attr::CONNECTION_ID.to_owned(), s(connection_id))])
     }
 
-    async fn write_deletes(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    /// Runs one `BatchWriteItem`, resubmitting what DynamoDB leaves unprocessed.
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for attempt in 0..=UNPROCESSED_RETRIES {
             if requests.is_empty() {
                 return Ok(());
@@ -76,7 +80,7 @@ impl DynamoStore {
         }
         Err(StoreError::Backend {
             operation: "BatchWriteItem",
-            source: format!("{} deletes still unprocessed after retries", requests.len()).into(),
+            source: format!("{} writes still unprocessed after retries", requests.len()).into(),
         })
     }
 }
@@ -91,6 +95,31 @@ impl ConnectionStore for DynamoStore {
             .send()
             .await
             .map_err(|e| backend("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn save_all(&self, connections: &[Connection]) -> Result<(), StoreError> {
+        let requests: Vec<WriteRequest> = connections
+            .iter()
+            .map(|c| {
+                let put = PutRequest::builder()
+                    .set_item(Some(to_item(c)))
+                    .build()
+                    .expect("item is set");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        let batches: Vec<Vec<WriteRequest>> = requests
+            .chunks(STORE_BATCH_WRITE)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        // A few batches in flight at once: moto and DynamoDB both take them in parallel.
+        let mut writes = futures::stream::iter(batches)
+            .map(|batch| self.write_batch(batch))
+            .buffer_unordered(4);
+        while let Some(written) = writes.next().await {
+            written?;
+        }
         Ok(())
     }
 
@@ -249,7 +278,7 @@ impl ConnectionStore for DynamoStore {
             })
             .collect();
         for chunk in requests.chunks(STORE_BATCH_WRITE) {
-            self.write_deletes(chunk.to_vec()).await?;
+            self.write_batch(chunk.to_vec()).await?;
         }
         Ok(())
     }

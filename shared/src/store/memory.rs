@@ -195,16 +195,10 @@ impl ConnectionStore for MemoryStore {
         };
 
         let now = self.clock.now_secs();
-        let mut examined = 0;
+        let mut candidates = candidates.peekable();
         let mut last = None;
         let mut connections = Vec::new();
-        let mut more = false;
-        for id in candidates {
-            if examined == limit.max(1) {
-                more = true;
-                break;
-            }
-            examined += 1;
+        for id in candidates.by_ref().take(limit.max(1)) {
             last = Some(id.clone());
             let Some(row) = tables.rows.get(id) else {
                 continue;
@@ -213,6 +207,7 @@ impl ConnectionStore for MemoryStore {
                 connections.push(row.clone());
             }
         }
+        let more = candidates.peek().is_some();
         let next = match (more, last) {
             (true, Some(id)) => Some(Cursor::from_key(&BTreeMap::from([(
                 attr::CONNECTION_ID.to_owned(),

@@ -91,6 +91,15 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// what a retried `$connect` needs.
     async fn save_pending(&self, connection: &Connection) -> Result<(), StoreError>;
 
+    /// Writes many rows as they are, as [`save_pending`](Self::save_pending) does one; for
+    /// seeding tests and benchmarks, and for imports. Backends batch where they can.
+    async fn save_all(&self, connections: &[Connection]) -> Result<(), StoreError> {
+        for connection in connections {
+            self.save_pending(connection).await?;
+        }
+        Ok(())
+    }
+
     /// Marks a live connection authenticated as `identity`, alive until `ttl` (epoch secs).
     /// A missing or expired connection is [`StoreError::NotFound`], never resurrected.
     async fn authenticate(
