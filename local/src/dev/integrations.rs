@@ -36,13 +36,9 @@ impl Integration for HandlersIntegration {
 #[async_trait]
 impl BatchFunction for WorkerFunction {
     async fn invoke(&self, event: Value, deadline: Instant) -> Result<SqsBatchResponse, String> {
-        // The worker's future is not provably `Send` (a higher-ranked lifetime limit of
-        // the compiler around its borrowed records), so it cannot be awaited from a task.
-        // It is driven on this worker thread instead, which tokio replaces meanwhile; this
-        // needs the multi-threaded runtime.
-        let worker = Arc::clone(&self.0);
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(move || runtime.block_on(worker.handle(event, deadline)))
+        self.0
+            .handle(event, deadline)
+            .await
             .map_err(|e| e.to_string())
     }
 }
