@@ -9,7 +9,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::limits::MAX_CONNECTION_SECS;
+use crate::limits::{MAX_CONNECTION_SECS, MAX_QUEUE_DELAY_SECS};
 
 /// Variable names, defined once.
 pub mod vars {
@@ -131,7 +131,8 @@ pub struct AuthConfig {
 /// Connection lifetimes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// Time a new connection has to authenticate. Default 30 s.
+    /// Time a new connection has to authenticate. Default 30 s, at most 900 (SQS's longest
+    /// delay, which carries the deadline check).
     pub auth_timeout: Duration,
     /// Time an authenticated connection lives without activity. Default 600 s, at most 7200.
     pub idle_timeout: Duration,
@@ -219,7 +220,15 @@ impl SessionConfig {
     pub fn from_lookup(env: &dyn Lookup) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         Ok(Self {
-            auth_timeout: secs(env, vars::AUTH_TIMEOUT_SECS, defaults.auth_timeout, 1, 3600)?,
+            // The deadline check is an SQS message delayed by this long, and SQS delays
+            // stop at 15 minutes.
+            auth_timeout: secs(
+                env,
+                vars::AUTH_TIMEOUT_SECS,
+                defaults.auth_timeout,
+                1,
+                MAX_QUEUE_DELAY_SECS,
+            )?,
             idle_timeout: secs(
                 env,
                 vars::IDLE_TIMEOUT_SECS,
@@ -403,6 +412,14 @@ mod tests {
         vars.insert(vars::IDLE_TIMEOUT_SECS, "7200");
         let config = HandlerConfig::from_lookup(&vars).unwrap();
         assert_eq!(config.session.idle_timeout, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn auth_timeout_beyond_the_longest_queue_delay_is_rejected() {
+        let mut vars = env(&BASE);
+        vars.insert(vars::AUTH_TIMEOUT_SECS, "901");
+        let e = HandlerConfig::from_lookup(&vars).unwrap_err();
+        assert_eq!(e.to_string(), "AUTH_TIMEOUT_SECS: 901 is outside 1..=900");
     }
 
     #[test]
