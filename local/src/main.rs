@@ -69,8 +69,8 @@ fn banner(server: &RunningServer, options: &DevOptions, dev_secret: bool) {
         println!("  Tokens          checked with your JWT configuration");
     }
     println!(
-        "  Get a token     switchboard token --user alice --tenant acme   \
-         (or: cargo run -p switchboard-local -- token --user alice --tenant acme)"
+        "  Get a token     cargo run -q --release -p switchboard-local -- \
+         token --user alice --tenant acme"
     );
     println!(
         "  Limits          auth {}s, idle {}s, max {}s, throttle {}/s burst {}",
