@@ -118,7 +118,10 @@ impl Child {
             problem,
         };
         match tokio::time::timeout(PATIENCE, self.lines.next_line()).await {
-            Err(_) => Err(BenchError::Timeout(format!("child {} did not answer", self.mode))),
+            Err(_) => Err(BenchError::Timeout(format!(
+                "child {} did not answer",
+                self.mode
+            ))),
             Ok(Err(e)) => Err(failed(format!("reading its output: {e}"))),
             Ok(Ok(None)) => Err(failed("exited".into())),
             Ok(Ok(Some(line))) => Ok(line),
@@ -149,7 +152,9 @@ where
         .map_err(BenchError::io("reading stdin"))?
     {
         let reply = answer(line).await;
-        write(reply).await.map_err(BenchError::io("writing to stdout"))?;
+        write(reply)
+            .await
+            .map_err(BenchError::io("writing to stdout"))?;
     }
     Ok(())
 }

@@ -49,7 +49,9 @@ pub async fn run_child() -> Result<(), BenchError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(BenchError::io("binding the echo server"))?;
-    let addr = listener.local_addr().map_err(BenchError::io("echo address"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(BenchError::io("echo address"))?;
     let config = Arc::new(
         WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)

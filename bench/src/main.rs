@@ -46,7 +46,10 @@ enum Role {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("switchboard-bench: tokio runtime: {e}");
@@ -77,7 +80,10 @@ async fn bench(
 ) -> Result<ExitCode, BenchError> {
     let selector = selector.unwrap_or("all");
     let Some(selected) = scenarios::select(selector) else {
-        eprintln!("switchboard-bench: no scenario {selector:?}\n{}", scenario_help());
+        eprintln!(
+            "switchboard-bench: no scenario {selector:?}\n{}",
+            scenario_help()
+        );
         return Ok(ExitCode::from(2));
     };
     let scale = if smoke { Scale::smoke() } else { Scale::full() };
@@ -89,7 +95,10 @@ async fn bench(
     );
     println!("{}", report.table());
     for figure in report.missed() {
-        println!("target missed: scenario {}: {}", figure.scenario, figure.name);
+        println!(
+            "target missed: scenario {}: {}",
+            figure.scenario, figure.name
+        );
     }
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)
@@ -98,8 +107,15 @@ async fn bench(
     }
     // A smoke run fails when a scenario failed outright, so CI notices a broken benchmark;
     // scenarios skipped for a missing tool do not fail it.
-    let broken = report.skipped.iter().any(|s| s.reason.starts_with("failed"));
-    Ok(if broken { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    let broken = report
+        .skipped
+        .iter()
+        .any(|s| s.reason.starts_with("failed"));
+    Ok(if broken {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn child(mode: &str, args: &[String]) -> Result<ExitCode, BenchError> {

@@ -47,7 +47,10 @@ impl Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let give_up = tokio::time::Instant::now() + START_PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             if tokio::time::Instant::now() >= give_up {
                 return Err(BenchError::Timeout(format!("moto on port {port}")));
             }

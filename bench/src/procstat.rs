@@ -67,7 +67,14 @@ pub fn rss(pid: u32) -> Result<u64, BenchError> {
     let text = std::fs::read_to_string(&path).map_err(BenchError::io(path))?;
     text.lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kib| kib * 1024)
         .ok_or_else(|| BenchError::Failed(format!("/proc/{pid}/status has no VmRSS")))
 }

@@ -133,7 +133,9 @@ impl Report {
                 || "—".to_owned(),
                 |b| format!("{}: {}", b.name, number(b.value, f.unit)),
             );
-            let ratio = f.ratio.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}"));
+            let ratio = f
+                .ratio
+                .map_or_else(|| "—".to_owned(), |r| format!("{r:.2}"));
             let (target, met) = match &f.target {
                 None => ("—".to_owned(), "—"),
                 Some(_) if self.mode == "smoke" => (target_text(f), "(smoke)"),
@@ -188,7 +190,10 @@ impl Machine {
 }
 
 fn target_text(f: &Figure) -> String {
-    f.target.as_ref().map(|t| t.text.clone()).unwrap_or_default()
+    f.target
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
 }
 
 fn ratio(numerator: f64, denominator: f64) -> f64 {

@@ -117,7 +117,9 @@ pub async fn run_child() -> Result<(), BenchError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(BenchError::io("binding the sink"))?;
-    let addr = listener.local_addr().map_err(BenchError::io("sink address"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(BenchError::io("sink address"))?;
     let counts = Arc::new(Counts::default());
     let server = tokio::spawn(accept(listener, Arc::clone(&counts)));
     let result = child::serve(&addr.to_string(), |command| {
@@ -189,7 +191,10 @@ impl Counts {
         SinkStats {
             posts: self.posts.load(Ordering::Relaxed),
             distinct: per_id.len() as u64,
-            duplicates: per_id.values().map(|&n| u64::from(n.saturating_sub(1))).sum(),
+            duplicates: per_id
+                .values()
+                .map(|&n| u64::from(n.saturating_sub(1)))
+                .sum(),
             last_ns: self.last_ns.load(Ordering::Relaxed),
         }
     }

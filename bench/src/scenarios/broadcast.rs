@@ -13,13 +13,13 @@ use switchboard::store::MemoryStore;
 use tokio::time::Instant;
 
 use super::{Outcome, fanout_rate};
+use crate::BenchError;
 use crate::herd::{Herd, Target};
 use crate::pipeline::{self, Pipeline};
 use crate::report::{self, Figure};
 use crate::scale::Scale;
 use crate::sink::{Sink, epoch_ns};
 use crate::stack::{STAGE, Stack, StackOptions};
-use crate::BenchError;
 
 /// The target of issue 8: T(N) within 1.3 of the floor.
 const TARGET: f64 = 1.3;
@@ -41,11 +41,21 @@ pub async fn run(scale: Scale) -> Result<Outcome, BenchError> {
     let mut figures = Vec::new();
     for n in scale.broadcast_sockets {
         let done = to_sockets(n).await?;
-        figures.push(figure(format!("{} WebSocket clients", report::count(n)), n, raw, &done));
+        figures.push(figure(
+            format!("{} WebSocket clients", report::count(n)),
+            n,
+            raw,
+            &done,
+        ));
     }
     let n = scale.broadcast_sink;
     let done = to_sink(n).await?;
-    figures.push(figure(format!("{} rows → counting sink", report::count(n)), n, raw, &done));
+    figures.push(figure(
+        format!("{} rows → counting sink", report::count(n)),
+        n,
+        raw,
+        &done,
+    ));
     Ok(Outcome::Figures(figures))
 }
 
@@ -74,9 +84,8 @@ async fn to_sockets(n: usize) -> Result<Completion, BenchError> {
     herd.close().await;
     stack.stop().await;
 
-    let last = last.ok_or_else(|| {
-        BenchError::Timeout(format!("broadcast to {n}: {} frames", tally.frames))
-    })?;
+    let last = last
+        .ok_or_else(|| BenchError::Timeout(format!("broadcast to {n}: {} frames", tally.frames)))?;
     Ok(Completion {
         seconds: (last - started).as_secs_f64(),
         delivery: tally.delivery,
@@ -101,7 +110,10 @@ async fn to_sink(n: usize) -> Result<Completion, BenchError> {
     sink.stop().await;
 
     if stats.posts < n as u64 {
-        return Err(BenchError::Timeout(format!("broadcast to sink: {} of {n}", stats.posts)));
+        return Err(BenchError::Timeout(format!(
+            "broadcast to sink: {} of {n}",
+            stats.posts
+        )));
     }
     Ok(Completion {
         seconds: stats.last_ns.saturating_sub(started) as f64 / 1e9,

@@ -17,10 +17,10 @@ use tokio::process::Command;
 use tokio::time::Instant;
 
 use super::{Outcome, median};
+use crate::BenchError;
 use crate::report::Figure;
 use crate::scale::Scale;
 use switchboard_local::dev::DEV_SECRET;
-use crate::BenchError;
 
 /// The handler binaries, in the order reported.
 const BINARIES: [&str; 4] = [
@@ -68,15 +68,25 @@ pub async fn run(scale: Scale) -> Result<Outcome, BenchError> {
         let path = dir.join(name);
         let ms = median_start(&stand_in, &path, scale.cold_starts).await?;
         figures.push(
-            Figure::new(4, format!("cold start {name}, median of {}", scale.cold_starts), ms, "ms")
-                .against(HELLO, hello_ms)
-                .target("≤ 2× hello-world", ms <= TARGET_RATIO * hello_ms),
+            Figure::new(
+                4,
+                format!("cold start {name}, median of {}", scale.cold_starts),
+                ms,
+                "ms",
+            )
+            .against(HELLO, hello_ms)
+            .target("≤ 2× hello-world", ms <= TARGET_RATIO * hello_ms),
         );
         let bytes = size(&path)?;
         sizes.push(
-            Figure::new(4, format!("size {name} (release, stripped)"), bytes / 1e6, "MB")
-                .against(HELLO, hello_size / 1e6)
-                .target("≤ 10 MB", bytes <= TARGET_BYTES),
+            Figure::new(
+                4,
+                format!("size {name} (release, stripped)"),
+                bytes / 1e6,
+                "MB",
+            )
+            .against(HELLO, hello_size / 1e6)
+            .target("≤ 10 MB", bytes <= TARGET_BYTES),
         );
     }
     figures.append(&mut sizes);
@@ -99,7 +109,11 @@ fn size(path: &Path) -> Result<f64, BenchError> {
     Ok(meta.len() as f64)
 }
 
-async fn median_start(stand_in: &TcpListener, binary: &Path, runs: usize) -> Result<f64, BenchError> {
+async fn median_start(
+    stand_in: &TcpListener,
+    binary: &Path,
+    runs: usize,
+) -> Result<f64, BenchError> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         times.push(start_once(stand_in, binary).await?.as_secs_f64() * 1e3);
@@ -138,7 +152,9 @@ async fn start_once(stand_in: &TcpListener, binary: &Path) -> Result<Duration, B
             if let Some(mut pipe) = child.stderr.take() {
                 let _ = pipe.read_to_string(&mut stderr).await;
             }
-            Err(BenchError::Timeout(format!("{name} never asked for work: {stderr}")))
+            Err(BenchError::Timeout(format!(
+                "{name} never asked for work: {stderr}"
+            )))
         }
     }
 }
@@ -162,7 +178,11 @@ async fn first_request(stand_in: &TcpListener) -> Result<String, BenchError> {
         head.extend_from_slice(&buffer[..read]);
     }
     let line = String::from_utf8_lossy(&head);
-    Ok(line.split_whitespace().nth(1).unwrap_or_default().to_owned())
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// What Lambda sets for a function, plus what our binaries need to start: the same for

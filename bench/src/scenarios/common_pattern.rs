@@ -17,13 +17,13 @@ use switchboard::store::DynamoStore;
 use tokio::process::Command;
 
 use super::Outcome;
+use crate::BenchError;
 use crate::moto::Moto;
 use crate::pipeline::{self, Pipeline};
 use crate::report::{self, Figure};
 use crate::scale::Scale;
 use crate::sink::{Sink, epoch_ns};
 use crate::stack::STAGE;
-use crate::BenchError;
 
 /// The connections table created on moto.
 const TABLE: &str = "bench-connections";
@@ -41,6 +41,7 @@ struct NodeRun {
     scanned: u64,
     failed: u64,
     elapsed_ms: f64,
+    scan_ms: f64,
 }
 
 /// One side's time and delivery.
@@ -171,8 +172,8 @@ async fn node(sink: &mut Sink, moto: &str, mode: &str, n: usize) -> Result<Side,
         .map_err(|e| BenchError::Failed(format!("node {mode} printed {text:?}: {e}")))?;
     let stats = sink.stats().await?;
     eprintln!(
-        "  node {mode}: scanned {}, failed {}, {:.0} ms",
-        result.scanned, result.failed, result.elapsed_ms
+        "  node {mode}: scanned {}, failed {}, {:.0} ms of which {:.0} ms waiting for Scan",
+        result.scanned, result.failed, result.elapsed_ms, result.scan_ms
     );
     Ok(Side {
         ms: result.elapsed_ms,

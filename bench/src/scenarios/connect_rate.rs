@@ -8,12 +8,12 @@
 use tokio::time::Instant;
 
 use super::Outcome;
+use crate::BenchError;
 use crate::echo::Echo;
 use crate::herd::{CONNECT_CONCURRENCY, Herd, Target};
 use crate::report::{self, Figure};
 use crate::scale::Scale;
 use crate::stack::{Stack, StackOptions};
-use crate::BenchError;
 
 /// The target of issue 8: ten times AWS's default quota of new connections.
 const TARGET: f64 = 5_000.0;

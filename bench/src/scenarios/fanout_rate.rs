@@ -127,7 +127,8 @@ async fn against_emulator(scale: Scale, raw: f64) -> Result<Figure, BenchError> 
     };
     let rate = expected as f64 / (last - started).as_secs_f64();
     let name = format!(
-        "fanout → emulator → {} WebSocket clients × {rounds} broadcasts (delivery {:.3}, {} dup)",
+        "fanout → emulator → {} WebSocket clients × {rounds} broadcasts \
+         (delivery {:.3}, {} dup)",
         report::count(clients),
         tally.delivery,
         tally.duplicates
@@ -150,7 +151,10 @@ async fn raw_round(
     let stats = sink.wait_for(ids.len() as u64, ROUND_PATIENCE).await?;
     let cpu = procstat::own_cpu()?.since(cpu);
     if run.failed > 0 {
-        return Err(BenchError::Failed(format!("raw loop: {} posts failed", run.failed)));
+        return Err(BenchError::Failed(format!(
+            "raw loop: {} posts failed",
+            run.failed
+        )));
     }
     Ok(Round {
         rate: per_second(stats.posts, started, stats.last_ns),

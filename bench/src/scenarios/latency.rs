@@ -13,12 +13,12 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Outcome, percentile};
+use crate::BenchError;
 use crate::echo::Echo;
 use crate::herd::{self, Target};
 use crate::report::Figure;
 use crate::scale::Scale;
 use crate::stack::{Stack, StackOptions};
-use crate::BenchError;
 
 /// Pause between samples, so each one meets an idle stack (light load).
 const PAUSE: Duration = Duration::from_millis(2);
@@ -38,11 +38,21 @@ pub async fn run(scale: Scale) -> Result<Outcome, BenchError> {
     let (p50, p99) = (percentile(&ours, 50.0), percentile(&ours, 99.0));
     let (echo_p50, echo_p99) = (percentile(&echo, 50.0), percentile(&echo, 99.0));
     Ok(Outcome::Figures(vec![
-        Figure::new(7, format!("publish → frame p50, {samples} samples"), p50, "ms")
-            .against("echo round trip p50", echo_p50),
-        Figure::new(7, format!("publish → frame p99, {samples} samples"), p99, "ms")
-            .against("echo round trip p99", echo_p99)
-            .target("≤ 10× echo p99", p99 <= TARGET * echo_p99),
+        Figure::new(
+            7,
+            format!("publish → frame p50, {samples} samples"),
+            p50,
+            "ms",
+        )
+        .against("echo round trip p50", echo_p50),
+        Figure::new(
+            7,
+            format!("publish → frame p99, {samples} samples"),
+            p99,
+            "ms",
+        )
+        .against("echo round trip p99", echo_p99)
+        .target("≤ 10× echo p99", p99 <= TARGET * echo_p99),
     ]))
 }
 
@@ -58,7 +68,9 @@ async fn publish_to_frame(samples: usize) -> Result<Vec<f64>, BenchError> {
         let frame = herd::next_text(&mut socket, PATIENCE).await?;
         let elapsed = started.elapsed();
         if frame != format!(r#"{{"seq":{seq}}}"#) {
-            return Err(BenchError::Failed(format!("expected seq {seq}, got {frame}")));
+            return Err(BenchError::Failed(format!(
+                "expected seq {seq}, got {frame}"
+            )));
         }
         if seq >= WARM_UP {
             latencies.push(elapsed.as_secs_f64() * 1e3);

@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use super::{Outcome, median};
+use crate::BenchError;
 use crate::child::Child;
 use crate::echo::Echo;
 use crate::herd::{Herd, Target};
 use crate::report::{self, Figure};
 use crate::scale::Scale;
 use crate::stack::{Stack, StackOptions};
-use crate::BenchError;
 
 /// How long connections sit idle before RSS is read: long enough for every `auth`
 /// reply to have been posted and for per-connection buffers to settle.
