@@ -22,7 +22,10 @@ const QUIET: Duration = Duration::from_millis(800);
 /// The dev server on a fresh moto table and queue, or `None` when moto is not running.
 async fn start_on_moto(auth_timeout: Duration) -> Option<RunningServer> {
     switchboard_tests::init_tracing();
-    let aws = Backend::moto().await?.aws.expect("moto backend has AWS resources");
+    let aws = Backend::moto()
+        .await?
+        .aws
+        .expect("moto backend has AWS resources");
     let mut options = DevOptions {
         port: 0,
         backend: BackendChoice::Aws(Box::new(AwsBackend {
@@ -34,13 +37,22 @@ async fn start_on_moto(auth_timeout: Duration) -> Option<RunningServer> {
         ..DevOptions::default()
     };
     options.session.auth_timeout = auth_timeout;
-    let server = dev::start(options).await.expect("dev server on moto starts");
-    assert!(server.store_description.starts_with("DynamoDB table connections-"));
+    let server = dev::start(options)
+        .await
+        .expect("dev server on moto starts");
+    assert!(
+        server
+            .store_description
+            .starts_with("DynamoDB table connections-")
+    );
     Some(server)
 }
 
 fn token(user: &str, tenant: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let request = TokenRequest {
         user: user.into(),
         tenant: Some(tenant.into()),
@@ -85,7 +97,10 @@ async fn local_service_runs_end_to_end_on_dynamodb_and_sqs() {
 
     close(&mut first).await;
     send(&mut bob, r#"{"action":"broadcast","data":{"n":2}}"#).await;
-    assert_eq!(next_json(&mut second).await, message("bob", json!({"n": 2})));
+    assert_eq!(
+        next_json(&mut second).await,
+        message("bob", json!({"n": 2}))
+    );
     assert_eq!(next_json(&mut bob).await, message("bob", json!({"n": 2})));
     assert_silent(&mut outsider, QUIET).await;
 
