@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use switchboard::config::{AuthConfig, ConfigError, FanoutTuning, Lookup, SessionConfig, vars};
-use switchboard::limits::MAX_CONNECTION_SECS;
+use switchboard::limits::{MAX_CONNECTION_SECS, MAX_QUEUE_DELAY_SECS};
+use switchboard::provision::QueueSettings;
 
 use crate::dev::backend::{self, AwsBackend, BackendChoice, DEFAULT_TABLE_NAME};
 use crate::dev::{DEV_SECRET, DevOptions};
 use crate::emulator::ThrottleConfig;
+use crate::publish::PublishArgs;
 use crate::token::{self, TokenRequest};
 
 /// Switchboard on your machine.
@@ -29,6 +31,9 @@ pub enum Command {
     Dev(DevArgs),
     /// Print a development token (HS256) for the configured or development secret.
     Token(TokenArgs),
+    /// Publish an intent: to INTENTS_QUEUE_URL through the AWS credential chain, or to a
+    /// running `switchboard dev` with --dev.
+    Publish(PublishArgs),
 }
 
 /// `switchboard dev` flags.
@@ -45,7 +50,7 @@ pub struct DevArgs {
     pub stage: String,
     /// Seconds a new connection has to authenticate.
     #[arg(long, env = vars::AUTH_TIMEOUT_SECS, default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_QUEUE_DELAY_SECS))]
     pub auth_timeout: u64,
     /// Seconds without a client message before a connection is closed.
     #[arg(long, env = vars::IDLE_TIMEOUT_SECS, default_value_t = 600,
@@ -71,6 +76,16 @@ pub struct DevArgs {
     /// Create the table and queue (with its dead-letter queue) if missing.
     #[arg(long, env = "SWITCHBOARD_CREATE")]
     pub create: bool,
+    /// Seconds a received intent stays hidden before it is retried (embedded or created
+    /// queue).
+    #[arg(long, env = "SWITCHBOARD_VISIBILITY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: u64,
+    /// Receives after which an intent moves to the dead-letter queue (embedded or created
+    /// queue).
+    #[arg(long, env = "SWITCHBOARD_MAX_RECEIVES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub max_receives: u32,
 }
 
 /// `switchboard token` flags.
@@ -153,6 +168,10 @@ impl DevArgs {
             backend,
             tuning: FanoutTuning::from_lookup(env)?,
             pollers: 2,
+            queue: QueueSettings {
+                visibility_timeout: Duration::from_secs(self.visibility_timeout),
+                max_receive_count: self.max_receives,
+            },
         })
     }
 }
@@ -189,7 +208,7 @@ mod tests {
         let argv = ["switchboard", "dev"].iter().chain(args);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Dev(dev) => dev,
-            Command::Token(_) => unreachable!(),
+            _ => unreachable!("parsed as dev"),
         }
     }
 

@@ -19,6 +19,7 @@ use switchboard::clock::{self, SharedClock};
 use switchboard::config::{AuthConfig, FanoutTuning, SecretSource, SessionConfig};
 use switchboard::limits::MAX_CONNECTION_SECS;
 use switchboard::metrics::Metrics;
+use switchboard::provision::QueueSettings;
 use switchboard::queue::SharedQueue;
 use switchboard_fanout::{ManagementPoster, Worker};
 use switchboard_handlers::Handlers;
@@ -27,7 +28,8 @@ use tokio::net::TcpListener;
 use crate::emulator::routes::{CONNECT, DEFAULT, DISCONNECT};
 use crate::emulator::{Emulator, EmulatorConfig, RouteTable, RunningEmulator, ThrottleConfig};
 use crate::event_source::{EventSource, EventSourceConfig};
-use backend::{Backend, BackendChoice, BackendError};
+use crate::sqs_api::SqsEndpoint;
+use backend::{Backend, BackendChoice, BackendError, DEFAULT_QUEUE_NAME};
 use integrations::{HandlersIntegration, WorkerFunction};
 
 /// The HS256 secret used when no key is configured. Public on purpose: it is in the README,
@@ -57,6 +59,9 @@ pub struct DevOptions {
     pub tuning: FanoutTuning,
     /// Concurrent event source pollers.
     pub pollers: usize,
+    /// Visibility timeout and receives before dead-lettering, for the embedded queue and a
+    /// queue made by `--create`.
+    pub queue: QueueSettings,
 }
 
 /// A running local service.
@@ -71,6 +76,8 @@ pub struct RunningServer {
     pub store_description: String,
     /// What queues intents, for the banner.
     pub queue_description: String,
+    /// The intents queue's URL at the SQS-compatible endpoint on this server's port.
+    pub sqs_queue_url: String,
     emulator: RunningEmulator,
     event_source: EventSource,
     queue: SharedQueue,
@@ -109,6 +116,7 @@ impl Default for DevOptions {
             backend: BackendChoice::Embedded,
             tuning: FanoutTuning::default(),
             pollers: 2,
+            queue: QueueSettings::default(),
         }
     }
 }
@@ -135,7 +143,7 @@ impl DevOptions {
 /// Starts the emulator, handlers, event source and worker.
 pub async fn start(options: DevOptions) -> Result<RunningServer, StartError> {
     let clock: SharedClock = clock::system();
-    let backend = Backend::build(&options.backend).await?;
+    let backend = Backend::build(&options.backend, options.queue).await?;
     let verifier = Arc::new(Verifier::from_config(&options.auth)?);
     let addr = SocketAddr::new(options.bind, options.port);
     let listener = TcpListener::bind(addr)
@@ -162,7 +170,22 @@ pub async fn start(options: DevOptions) -> Result<RunningServer, StartError> {
         throttle: options.throttle,
         ..EmulatorConfig::default()
     };
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let queue_name = backend
+        .queue_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or(DEFAULT_QUEUE_NAME);
+    let sqs = SqsEndpoint::new(
+        Arc::clone(&backend.queue),
+        &format!("http://{local}"),
+        queue_name,
+    );
+    let sqs_queue_url = sqs.url().to_owned();
     let emulator = Emulator::new(config, routes, Arc::clone(&clock))
+        .with_routes(sqs.routes())
         .serve(listener)
         .map_err(|source| StartError::Bind { addr, source })?;
 
@@ -195,6 +218,7 @@ pub async fn start(options: DevOptions) -> Result<RunningServer, StartError> {
         management_url,
         store_description: backend.store_description,
         queue_description: backend.queue_description,
+        sqs_queue_url,
         emulator,
         event_source,
         queue: Arc::clone(&backend.queue),

@@ -7,6 +7,7 @@ use clap::Parser;
 use switchboard::config::Environment;
 use switchboard_local::cli::{Cli, Command, DevArgs, TokenArgs};
 use switchboard_local::dev::{self, DevOptions, RunningServer};
+use switchboard_local::publish::PublishArgs;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,6 +16,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Dev(args) => run_dev(args).await,
         Command::Token(args) => print_token(&args),
+        Command::Publish(args) => publish(&args).await,
     }
 }
 
@@ -57,6 +59,10 @@ fn banner(server: &RunningServer, options: &DevOptions, dev_secret: bool) {
         "  Management API  {}/@connections/{{connectionId}}",
         server.management_url
     );
+    println!(
+        "  SQS endpoint    {} (SendMessage, SendMessageBatch)",
+        server.sqs_queue_url
+    );
     println!("  Store           {}", server.store_description);
     println!("  Queue           {}", server.queue_description);
     if dev_secret {
@@ -97,4 +103,17 @@ fn print_token(args: &TokenArgs) -> ExitCode {
 fn fail(error: &dyn std::error::Error) -> ExitCode {
     eprintln!("error: {}", switchboard::queue::error_chain(error));
     ExitCode::from(2)
+}
+
+async fn publish(args: &PublishArgs) -> ExitCode {
+    match args.run(&Environment, std::io::stdin().lock()).await {
+        Ok(message_id) => {
+            println!("{message_id}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard publish: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

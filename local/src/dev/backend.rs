@@ -88,15 +88,18 @@ pub async fn sdk_config(env: &dyn Lookup) -> SdkConfig {
 
 impl Backend {
     /// Builds the chosen backend, creating AWS resources if asked.
-    pub async fn build(choice: &BackendChoice) -> Result<Self, BackendError> {
+    /// `settings` shape the embedded queue, and the SQS queue when `--create` makes one.
+    pub async fn build(
+        choice: &BackendChoice,
+        settings: QueueSettings,
+    ) -> Result<Self, BackendError> {
         match choice {
-            BackendChoice::Embedded => Ok(Self::embedded()),
-            BackendChoice::Aws(aws) => Self::aws(aws).await,
+            BackendChoice::Embedded => Ok(Self::embedded(settings)),
+            BackendChoice::Aws(aws) => Self::aws(aws, settings).await,
         }
     }
 
-    fn embedded() -> Self {
-        let settings = QueueSettings::default();
+    fn embedded(settings: QueueSettings) -> Self {
         let dead_letters = MemoryQueue::new(MemoryQueueConfig {
             visibility_timeout: settings.visibility_timeout,
             max_receive_count: u32::MAX,
@@ -123,7 +126,7 @@ impl Backend {
         }
     }
 
-    async fn aws(aws: &AwsBackend) -> Result<Self, BackendError> {
+    async fn aws(aws: &AwsBackend, settings: QueueSettings) -> Result<Self, BackendError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws.sdk);
         let sqs = aws_sdk_sqs::Client::new(&aws.sdk);
         let queue_url = match (&aws.queue_url, aws.create) {
@@ -135,7 +138,7 @@ impl Backend {
                     .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
                     .unwrap_or(DEFAULT_QUEUE_NAME);
                 provision::create_table(&dynamodb, &aws.table).await?;
-                let urls = provision::create_queue(&sqs, name, QueueSettings::default()).await?;
+                let urls = provision::create_queue(&sqs, name, settings).await?;
                 urls.url
             }
         };

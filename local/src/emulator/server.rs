@@ -18,6 +18,7 @@ use super::{handshake, management};
 /// An API Gateway WebSocket API with one stage, not yet listening.
 pub struct Emulator {
     gateway: Arc<Gateway>,
+    extra: Router,
 }
 
 /// A listening emulator. Dropping it leaves the server running until the runtime ends;
@@ -34,7 +35,15 @@ impl Emulator {
     pub fn new(config: EmulatorConfig, routes: RouteTable, clock: SharedClock) -> Self {
         Self {
             gateway: Arc::new(Gateway::new(config, routes, clock)),
+            extra: Router::new(),
         }
+    }
+
+    /// Serves `routes` on the same port beside the stage, such as the SQS endpoint. They
+    /// must not use the stage's paths.
+    pub fn with_routes(mut self, routes: Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
     }
 
     /// The axum router: `GET /{stage}` upgrades, `/{stage}/@connections/{id}` manages.
@@ -54,9 +63,9 @@ impl Emulator {
     }
 
     /// Serves on `listener` in a background task.
-    pub fn serve(self, listener: TcpListener) -> io::Result<RunningEmulator> {
+    pub fn serve(mut self, listener: TcpListener) -> io::Result<RunningEmulator> {
         let addr = listener.local_addr()?;
-        let router = self.router();
+        let router = self.router().merge(std::mem::take(&mut self.extra));
         let (stop, stopped) = oneshot::channel::<()>();
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
