@@ -94,7 +94,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The token configuration is unusable.
-    #[error("token verification: {0}")]
+    #[error("token verification")]
     Auth(#[from] AuthError),
     /// The store or queue could not be set up.
     #[error(transparent)]

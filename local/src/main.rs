@@ -25,6 +25,7 @@ async fn run_dev(args: DevArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .compact()
         .init();
 
@@ -52,33 +53,42 @@ async fn run_dev(args: DevArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Prints where to connect. Written with `writeln!`, not `println!`: a reader that goes
+/// away after the banner (`switchboard dev | head`) must not take the server down.
 fn banner(server: &RunningServer, options: &DevOptions, dev_secret: bool) {
-    println!("Switchboard is running locally.");
-    println!("  WebSocket       {}", server.websocket_url);
-    println!(
+    use std::fmt::Write as _;
+
+    let mut text = String::new();
+    let tokens = if dev_secret {
+        format!(
+            "HS256 with the public development secret {:?}; set JWT_SECRET to use your own",
+            dev::DEV_SECRET
+        )
+    } else {
+        "checked with your JWT configuration".to_owned()
+    };
+    let _ = writeln!(text, "Switchboard is running locally.");
+    let _ = writeln!(text, "  WebSocket       {}", server.websocket_url);
+    let _ = writeln!(
+        text,
         "  Management API  {}/@connections/{{connectionId}}",
         server.management_url
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  SQS endpoint    {} (SendMessage, SendMessageBatch)",
         server.sqs_queue_url
     );
-    println!("  Store           {}", server.store_description);
-    println!("  Queue           {}", server.queue_description);
-    if dev_secret {
-        println!(
-            "  Tokens          HS256 with the public development secret {:?}; \
-             set JWT_SECRET to use your own",
-            dev::DEV_SECRET
-        );
-    } else {
-        println!("  Tokens          checked with your JWT configuration");
-    }
-    println!(
+    let _ = writeln!(text, "  Store           {}", server.store_description);
+    let _ = writeln!(text, "  Queue           {}", server.queue_description);
+    let _ = writeln!(text, "  Tokens          {tokens}");
+    let _ = writeln!(
+        text,
         "  Get a token     cargo run -q --release -p switchboard-local -- \
          token --user alice --tenant acme"
     );
-    println!(
+    let _ = writeln!(
+        text,
         "  Limits          auth {}s, idle {}s, max {}s, throttle {}/s burst {}",
         options.session.auth_timeout.as_secs(),
         options.session.idle_timeout.as_secs(),
@@ -86,7 +96,11 @@ fn banner(server: &RunningServer, options: &DevOptions, dev_secret: bool) {
         options.throttle.rate,
         options.throttle.burst
     );
-    println!("Ctrl-C stops.");
+    let _ = writeln!(text, "Ctrl-C stops.");
+
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut out));
 }
 
 fn print_token(args: &TokenArgs) -> ExitCode {

@@ -84,7 +84,7 @@ impl PublishArgs {
             .await
             .map_err(|e| match e {
                 PublishError::Invalid(_) => PublishFailure::Invalid(e),
-                other => PublishFailure::Send(other.to_string()),
+                other => PublishFailure::Send(switchboard::queue::error_chain(&other)),
             })
     }
 

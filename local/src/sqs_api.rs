@@ -191,7 +191,8 @@ async fn dispatch(
     match result {
         Ok(value) => ([(header::CONTENT_TYPE, JSON_1_0)], value.to_string()).into_response(),
         Err(e) => {
-            tracing::info!(operation = target, code = e.code, message = %e.message, "sqs request refused");
+            let (code, message) = (e.code, &e.message);
+            tracing::info!(operation = target, code, %message, "sqs request refused");
             e.into_response()
         }
     }
@@ -278,7 +279,10 @@ async fn send_message_batch(endpoint: &SqsEndpoint, body: &[u8]) -> Result<Value
                 "Id": entry.id, "MessageId": message_id, "MD5OfMessageBody": md5,
             })),
             Err(message) => failed.push(json!({
-                "Id": entry.id, "SenderFault": true, "Code": "InvalidParameterValue", "Message": message,
+                "Id": entry.id,
+                "SenderFault": true,
+                "Code": "InvalidParameterValue",
+                "Message": message,
             })),
         }
     }

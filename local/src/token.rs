@@ -32,7 +32,7 @@ pub enum TokenError {
     #[error("the secret is empty")]
     EmptySecret,
     /// Signing failed.
-    #[error("signing failed: {0}")]
+    #[error("signing failed")]
     Sign(#[from] jsonwebtoken::errors::Error),
 }
 

@@ -107,12 +107,13 @@ pub struct Segment {
 /// Why a body is not an acceptable intent.
 #[derive(Debug, thiserror::Error)]
 pub enum IntentError {
-    /// The body is not JSON at all.
+    /// The body is not JSON at all. (serde's message is displayed, not chained as a source,
+    /// so that logs of the error chain say it once.)
     #[error("intent is not valid JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
+    NotJson(serde_json::Error),
     /// The body is JSON of another shape.
     #[error("intent has the wrong shape: {0}")]
-    Malformed(#[source] serde_json::Error),
+    Malformed(serde_json::Error),
     /// `v` names a version this build does not read.
     #[error("intent version {0} is not supported (this build reads version {VERSION})")]
     UnsupportedVersion(u32),

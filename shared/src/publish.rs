@@ -25,13 +25,21 @@ use crate::queue::{EntryError, Outgoing, QueueError, SharedQueue, SqsQueue};
 pub enum PublishError {
     /// The intent breaks the contract; nothing was sent.
     #[error("invalid intent: {0}")]
-    Invalid(#[from] IntentError),
+    Invalid(IntentError),
     /// The queue refused this message.
     #[error("the queue refused the intent: {0}")]
     Refused(EntryError),
     /// The queue could not be reached or failed.
-    #[error("could not reach the intents queue: {0}")]
+    #[error("could not reach the intents queue")]
     Queue(#[source] QueueError),
+}
+
+// Not `#[from]`: the message above already shows the intent error, and a source would
+// repeat it in every logged error chain.
+impl From<IntentError> for PublishError {
+    fn from(e: IntentError) -> Self {
+        PublishError::Invalid(e)
+    }
 }
 
 /// Sends intents to the queue the fanout worker reads.
