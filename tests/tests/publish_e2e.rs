@@ -50,7 +50,10 @@ fn boto3_publish(python: &str, endpoint: &str, queue_url: Option<&str>, bodies: 
 }
 
 fn token(user: &str, tenant: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let request = TokenRequest {
         user: user.into(),
         tenant: Some(tenant.into()),
@@ -96,7 +99,12 @@ fn intents() -> (Vec<String>, Vec<Value>) {
 async fn boto3_publishes_through_the_dev_servers_sqs_endpoint() {
     let Some(python) = python() else { return };
     switchboard_tests::init_tracing();
-    let server = dev::start(DevOptions { port: 0, ..DevOptions::default() }).await.unwrap();
+    let server = dev::start(DevOptions {
+        port: 0,
+        ..DevOptions::default()
+    })
+    .await
+    .unwrap();
     let mut alice = authenticated(&server, "alice", "acme").await;
     let mut bob = authenticated(&server, "bob", "other").await;
 
@@ -104,7 +112,11 @@ async fn boto3_publishes_through_the_dev_servers_sqs_endpoint() {
     boto3_publish(&python, &format!("http://{}", server.addr), None, &bodies);
 
     assert_eq!(frames(&mut alice, 3).await, expected);
-    assert_eq!(next_json(&mut bob).await, json!([3, "three"]), "bob gets only `all`");
+    assert_eq!(
+        next_json(&mut bob).await,
+        json!([3, "three"]),
+        "bob gets only `all`"
+    );
     assert_silent(&mut bob, Duration::from_millis(500)).await;
     server.shutdown().await;
 }
@@ -113,7 +125,9 @@ async fn boto3_publishes_through_the_dev_servers_sqs_endpoint() {
 async fn boto3_publishes_to_a_real_queue_that_the_dev_server_consumes() {
     let Some(python) = python() else { return };
     switchboard_tests::init_tracing();
-    let Some(moto) = Backend::moto().await else { return };
+    let Some(moto) = Backend::moto().await else {
+        return;
+    };
     let aws = moto.aws.expect("moto resources");
     let options = DevOptions {
         port: 0,
