@@ -14,7 +14,7 @@
 //!   benchmarks.
 //!
 //! How the worker behaves, the intent format and the delivery guarantee are described in
-//! `README-fanout.md` beside this crate.
+//! the "Fanout worker" section of the repository README.
 
 pub mod backoff;
 mod delivery;
