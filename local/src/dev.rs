@@ -125,11 +125,7 @@ impl Default for DevOptions {
 pub fn dev_auth() -> AuthConfig {
     AuthConfig {
         secret: Some(SecretSource::Inline(DEV_SECRET.into())),
-        jwks_url: None,
-        issuer: None,
-        audience: None,
-        tenant_claim: "tenant_id".into(),
-        leeway: Duration::from_secs(5),
+        ..AuthConfig::default()
     }
 }
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use futures::SinkExt;
 use serde_json::{Value, json};
-use switchboard_local::dev::{self, DEV_SECRET, DevOptions, RunningServer};
-use switchboard_local::token::{self, TokenRequest};
+use switchboard_local::dev::{self, DevOptions, RunningServer};
 use tokio_tungstenite::tungstenite::Message;
 
 use support::*;
@@ -27,24 +26,10 @@ async fn start() -> RunningServer {
     start_with(DevOptions::default()).await
 }
 
-fn token(user: &str, tenant: Option<&str>) -> String {
-    let request = TokenRequest {
-        user: user.into(),
-        tenant: tenant.map(str::to_owned),
-        email: None,
-        ttl: Duration::from_secs(600),
-        tenant_claim: "tenant_id".into(),
-        issuer: None,
-        audience: None,
-    };
-    let now = chrono::Utc::now().timestamp();
-    token::mint(&request, DEV_SECRET.as_bytes(), now).unwrap()
-}
-
 /// A connected client authenticated as `user` in `tenant`.
 async fn signed_in(server: &RunningServer, user: &str, tenant: Option<&str>) -> Client {
     let mut client = connect(&server.websocket_url).await;
-    let mut request = json!({"action": "auth", "token": token(user, tenant), "id": "a1"});
+    let mut request = json!({"action": "auth", "token": dev_token(user, tenant), "id": "a1"});
     if let Some(tenant) = tenant {
         request["tenantId"] = json!(tenant);
     }

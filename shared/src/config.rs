@@ -181,6 +181,21 @@ pub struct FanoutTuning {
     pub post_timeout: Duration,
 }
 
+impl Default for AuthConfig {
+    /// No key source (which [`AuthConfig::from_lookup`] refuses), the `tenant_id` claim,
+    /// and 5 s of leeway: a base for tests and for local setups that add a key.
+    fn default() -> Self {
+        Self {
+            secret: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
+            tenant_claim: "tenant_id".into(),
+            leeway: Duration::from_secs(5),
+        }
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {

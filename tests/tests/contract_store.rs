@@ -62,10 +62,11 @@ async fn saved_connection_is_pending_until_authenticated() {
         );
 
         let who = identity("u1", Some("acme"));
-        let authed = store.authenticate("c-1=", &who, now() + 600).await.unwrap();
+        let ttl = now() + 600;
+        let authed = store.authenticate("c-1=", &who, ttl).await.unwrap();
         assert_eq!(
             authed,
-            pending.clone().authenticated_as(&who, now() + 600),
+            pending.clone().authenticated_as(&who, ttl),
             "{}",
             b.name
         );
@@ -309,10 +310,11 @@ async fn refresh_moves_the_expiry_of_a_live_connection_only() {
     for b in backends().await {
         let store = b.store.as_ref();
         store.save_pending(&live("r1", "u", None)).await.unwrap();
-        store.refresh("r1", now() + 1_200).await.unwrap();
+        let ttl = now() + 1_200;
+        store.refresh("r1", ttl).await.unwrap();
         assert_eq!(
             store.get("r1").await.unwrap().unwrap().ttl,
-            now() + 1_200,
+            ttl,
             "{}",
             b.name
         );

@@ -110,14 +110,7 @@ async fn run_flow(backend: Backend) {
     let now_ms = SystemClock.now_millis();
     let clock = ManualClock::at_millis(now_ms);
     let now = now_ms.div_euclid(1000);
-    let auth = AuthConfig {
-        secret: None,
-        jwks_url: None,
-        issuer: None,
-        audience: None,
-        tenant_claim: "tenant_id".into(),
-        leeway: Duration::from_secs(5),
-    };
+    let auth = AuthConfig::default();
     let tee = Arc::new(Tee {
         inner: backend.queue.clone(),
         sent: Mutex::new(Vec::new()),

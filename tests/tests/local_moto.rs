@@ -5,13 +5,12 @@
 #[path = "../../local/tests/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde_json::{Value, json};
 use switchboard_local::dev::backend::{AwsBackend, BackendChoice};
-use switchboard_local::dev::{self, DEV_SECRET, DevOptions, RunningServer};
-use switchboard_local::token::{self, TokenRequest};
+use switchboard_local::dev::{self, DevOptions, RunningServer};
 use switchboard_tests::Backend;
 
 use support::*;
@@ -48,26 +47,10 @@ async fn start_on_moto(auth_timeout: Duration) -> Option<RunningServer> {
     Some(server)
 }
 
-fn token(user: &str, tenant: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let request = TokenRequest {
-        user: user.into(),
-        tenant: Some(tenant.into()),
-        email: None,
-        ttl: Duration::from_secs(600),
-        tenant_claim: "tenant_id".into(),
-        issuer: None,
-        audience: None,
-    };
-    token::mint(&request, DEV_SECRET.as_bytes(), now as i64).unwrap()
-}
-
 async fn signed_in(server: &RunningServer, user: &str, tenant: &str) -> Client {
     let mut client = connect(&server.websocket_url).await;
-    let request = json!({"action": "auth", "token": token(user, tenant), "tenantId": tenant});
+    let request =
+        json!({"action": "auth", "token": dev_token(user, Some(tenant)), "tenantId": tenant});
     send(&mut client, &request.to_string()).await;
     let reply = next_json(&mut client).await;
     assert_eq!(reply["success"], true, "{reply}");

@@ -7,12 +7,11 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_local::dev::backend::{AwsBackend, BackendChoice};
-use switchboard_local::dev::{self, DEV_SECRET, DevOptions, RunningServer};
-use switchboard_local::token::{self, TokenRequest};
+use switchboard_local::dev::{self, DevOptions, RunningServer};
 use switchboard_tests::{Backend, REQUIRE_MOTO};
 
 use support::*;
@@ -49,26 +48,9 @@ fn boto3_publish(python: &str, endpoint: &str, queue_url: Option<&str>, bodies: 
     assert_eq!(ids, bodies.len(), "one message id per body");
 }
 
-fn token(user: &str, tenant: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let request = TokenRequest {
-        user: user.into(),
-        tenant: Some(tenant.into()),
-        email: None,
-        ttl: Duration::from_secs(600),
-        tenant_claim: "tenant_id".into(),
-        issuer: None,
-        audience: None,
-    };
-    token::mint(&request, DEV_SECRET.as_bytes(), i64::try_from(now).unwrap()).unwrap()
-}
-
 async fn authenticated(server: &RunningServer, user: &str, tenant: &str) -> Client {
     let mut client = connect(&server.websocket_url).await;
-    let auth = json!({"action": "auth", "token": token(user, tenant)}).to_string();
+    let auth = json!({"action": "auth", "token": dev_token(user, Some(tenant))}).to_string();
     send(&mut client, &auth).await;
     assert_eq!(next_json(&mut client).await["success"], true);
     client

@@ -108,14 +108,7 @@ impl Harness {
 }
 
 pub fn auth_config() -> AuthConfig {
-    AuthConfig {
-        secret: None,
-        jwks_url: None,
-        issuer: None,
-        audience: None,
-        tenant_claim: "tenant_id".into(),
-        leeway: Duration::from_secs(5),
-    }
+    AuthConfig::default()
 }
 
 /// An HS256 token for `claims`, signed with [`SECRET`].

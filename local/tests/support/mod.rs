@@ -105,3 +105,25 @@ pub async fn close(client: &mut Client) {
     let _ = client.close(Some(frame)).await;
     while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, client.next()).await {}
 }
+
+/// A token for `user` (optionally granting `tenant`) signed with the development secret,
+/// valid for ten minutes: what `switchboard token` prints.
+pub fn dev_token(user: &str, tenant: Option<&str>) -> String {
+    use switchboard_local::token::{self, TokenRequest};
+
+    let request = TokenRequest {
+        user: user.into(),
+        tenant: tenant.map(str::to_owned),
+        email: None,
+        ttl: Duration::from_secs(600),
+        tenant_claim: "tenant_id".into(),
+        issuer: None,
+        audience: None,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let now = i64::try_from(now).expect("seconds fit");
+    token::mint(&request, switchboard_local::dev::DEV_SECRET.as_bytes(), now).expect("mint")
+}

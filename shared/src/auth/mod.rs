@@ -311,14 +311,7 @@ mod tests {
 
     #[test]
     fn inline_secret_must_not_be_empty() {
-        let config = AuthConfig {
-            secret: None,
-            jwks_url: None,
-            issuer: None,
-            audience: None,
-            tenant_claim: "tenant_id".into(),
-            leeway: Duration::from_secs(5),
-        };
+        let config = AuthConfig::default();
         assert!(matches!(
             Verifier::new(&config, Some(b"")),
             Err(AuthError::Config(_))

@@ -17,6 +17,9 @@ use crate::clock::{self, SharedClock};
 use crate::connection::{Connection, Identity, TENANT_INDEX, USER_INDEX, attr};
 use crate::limits::STORE_BATCH_WRITE;
 
+/// The filter every audience read applies: authenticated rows whose `ttl` has not passed.
+const ALIVE: &str = "#auth = :true AND #ttl > :now";
+
 /// How many times `remove_many` resubmits what DynamoDB left unprocessed.
 const UNPROCESSED_RETRIES: u32 = 8;
 
@@ -55,6 +58,48 @@ impl DynamoStore {
 
     fn key(connection_id: &str) -> Item {
         Item::from([(attr::CONNECTION_ID.to_owned(), s(connection_id))])
+    }
+
+    /// One page of a GSI whose partition key `key` equals `value`, optionally only rows in
+    /// `tenant`. Never a consistent read: DynamoDB refuses those on a GSI.
+    async fn query_index(
+        &self,
+        index: &str,
+        key: &str,
+        value: &str,
+        tenant: Option<&str>,
+        start: Option<Item>,
+        limit: i32,
+    ) -> Result<(Option<Vec<Item>>, Option<Item>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#key = :key")
+            .expression_attribute_names("#key", key)
+            .expression_attribute_values(":key", s(value))
+            .expression_attribute_names("#auth", attr::AUTHENTICATED)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", n(self.clock.now_secs()));
+        let filter = match tenant {
+            Some(tenant) => {
+                query = query
+                    .expression_attribute_names("#tenant", attr::TENANT_ID)
+                    .expression_attribute_values(":tenant", s(tenant));
+                format!("{ALIVE} AND #tenant = :tenant")
+            }
+            None => ALIVE.to_owned(),
+        };
+        let out = query
+            .filter_expression(filter)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| backend("Query", e))?;
+        Ok((out.items, out.last_evaluated_key))
     }
 
     /// Runs one `BatchWriteItem`, resubmitting what DynamoDB leaves unprocessed.
@@ -291,61 +336,22 @@ impl ConnectionStore for DynamoStore {
     ) -> Result<Page, StoreError> {
         let start = cursor.map(cursor_to_key).transpose()?;
         let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
-        let now = n(self.clock.now_secs());
-        let alive = "#auth = :true AND #ttl > :now";
 
         let (items, last) = match audience {
             Audience::User { user_id, tenant_id } => {
-                let mut query = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(USER_INDEX)
-                    .key_condition_expression("#user = :user")
-                    .expression_attribute_names("#user", attr::USER_ID)
-                    .expression_attribute_values(":user", s(user_id));
-                let filter = match tenant_id {
-                    Some(tenant) => {
-                        query = query
-                            .expression_attribute_names("#tenant", attr::TENANT_ID)
-                            .expression_attribute_values(":tenant", s(tenant));
-                        format!("{alive} AND #tenant = :tenant")
-                    }
-                    None => alive.to_owned(),
-                };
-                let out = query
-                    .filter_expression(filter)
-                    .expression_attribute_names("#auth", attr::AUTHENTICATED)
-                    .expression_attribute_names("#ttl", attr::TTL)
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .expression_attribute_values(":now", now)
-                    .limit(limit)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| backend("Query", e))?;
-                (out.items, out.last_evaluated_key)
+                self.query_index(
+                    USER_INDEX,
+                    attr::USER_ID,
+                    user_id,
+                    tenant_id.as_deref(),
+                    start,
+                    limit,
+                )
+                .await?
             }
             Audience::Tenant(tenant_id) => {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(TENANT_INDEX)
-                    .key_condition_expression("#tenant = :tenant")
-                    .filter_expression(alive)
-                    .expression_attribute_names("#tenant", attr::TENANT_ID)
-                    .expression_attribute_names("#auth", attr::AUTHENTICATED)
-                    .expression_attribute_names("#ttl", attr::TTL)
-                    .expression_attribute_values(":tenant", s(tenant_id))
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .expression_attribute_values(":now", now)
-                    .limit(limit)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| backend("Query", e))?;
-                (out.items, out.last_evaluated_key)
+                self.query_index(TENANT_INDEX, attr::TENANT_ID, tenant_id, None, start, limit)
+                    .await?
             }
             Audience::Segment(segment) => {
                 let to_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
@@ -355,11 +361,11 @@ impl ConnectionStore for DynamoStore {
                     .table_name(&self.table)
                     .segment(to_i32(segment.index))
                     .total_segments(to_i32(segment.total))
-                    .filter_expression(alive)
+                    .filter_expression(ALIVE)
                     .expression_attribute_names("#auth", attr::AUTHENTICATED)
                     .expression_attribute_names("#ttl", attr::TTL)
                     .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .expression_attribute_values(":now", now)
+                    .expression_attribute_values(":now", n(self.clock.now_secs()))
                     .limit(limit)
                     .set_exclusive_start_key(start)
                     .send()
