@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, starts moto, runs every test.
 #
-#   scripts/test.sh            # everything: Rust (embedded + moto) and infra
+#   scripts/test.sh            # everything: Rust (embedded + moto), bench smoke, infra
 #
 # Installs a pinned moto server and cfn-lint into .venv (nothing global), starts moto on a
 # free loopback port, runs `cargo test --workspace` with the moto-backed tests required,
@@ -53,6 +53,9 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
 step "cargo test --workspace"
 cargo test --workspace --no-fail-fast
+
+step "benchmarks, smoke mode (tiny sizes: they must run, figures are not judged)"
+cargo run --quiet -p switchboard-bench -- all --smoke
 
 if [ -f infra/package.json ]; then
   step "infra: npm ci, tests, cfn-lint"
