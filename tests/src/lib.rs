@@ -2,7 +2,7 @@
 //!
 //! [`Backend`] is one store-and-queue pair: embedded in memory, or DynamoDB and SQS on a
 //! moto server whose endpoint `scripts/test.sh` exports as `MOTO_ENDPOINT`. Contract tests
-//! run the same behaviour against every backend from [`backends`].
+//! run the same behaviour against every backend through [`per_backend!`].
 //!
 //! When moto is not running, moto-backed tests skip with a loud message, unless
 //! `SWITCHBOARD_REQUIRE_MOTO` is set (as the test command and CI set it): then a missing
@@ -111,16 +111,45 @@ impl Backend {
     }
 }
 
-/// Every backend available: embedded always, moto when it runs (or is required).
-pub async fn backends() -> Vec<Backend> {
-    backends_with(QueueSettings::default()).await
+/// Defines one test per backend for each listed case, an `async fn(Backend)` of the
+/// calling file: `embedded::case` and `moto::case`, so the test output shows that the
+/// moto-backed half ran. A case may name its queue settings first: `[SHORT] case`.
+///
+/// The moto test skips (or, with `SWITCHBOARD_REQUIRE_MOTO`, fails) as [`Backend::moto`]
+/// does.
+#[macro_export]
+macro_rules! per_backend {
+    ($($([$settings:expr])? $case:ident),+ $(,)?) => {
+        mod embedded {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let settings = $crate::settings_or_default(None $(.or(Some($settings)))?);
+                    super::$case($crate::Backend::embedded_with(settings)).await;
+                }
+            )+
+        }
+        mod moto {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let settings = $crate::settings_or_default(None $(.or(Some($settings)))?);
+                    if let Some(backend) = $crate::Backend::moto_with(settings).await {
+                        super::$case(backend).await;
+                    }
+                }
+            )+
+        }
+    };
 }
 
-/// Every backend available, queues created with `settings`.
-pub async fn backends_with(settings: QueueSettings) -> Vec<Backend> {
-    let mut all = vec![Backend::embedded_with(settings)];
-    all.extend(Backend::moto_with(settings).await);
-    all
+/// `settings`, or the default queue settings; for [`per_backend!`].
+pub fn settings_or_default(settings: Option<QueueSettings>) -> QueueSettings {
+    settings.unwrap_or_default()
 }
 
 /// moto's endpoint, or `None` (with a message) when it is not running and not required.

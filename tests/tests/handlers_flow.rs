@@ -15,7 +15,9 @@ use switchboard::connection::{Connection, Identity};
 use switchboard::queue::{EntryError, IntentQueue, Outgoing, QueueError, Received};
 use switchboard::store::Audience;
 use switchboard_handlers::Handlers;
-use switchboard_tests::{Backend, unique_suffix};
+use switchboard_tests::{Backend, per_backend, unique_suffix};
+
+per_backend!(handlers_flow);
 
 /// Test material only: the HS256 secret of this suite's tokens.
 const SECRET: &[u8] = b"handlers-flow-test-secret";
@@ -103,7 +105,7 @@ fn sorted(mut intents: Vec<Value>) -> Vec<Value> {
     intents
 }
 
-async fn run_flow(backend: Backend) {
+async fn handlers_flow(backend: Backend) {
     let name = backend.name;
     // A manual clock frozen at the real time: the stores judge expiry by the system clock,
     // and the pong's timestamp stays predictable.
@@ -282,16 +284,4 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 fn reference_timestamp_formatter_is_right() {
     assert_eq!(chrono_like(1_796_292_000_000), "2026-12-03T10:00:00.000Z");
     assert_eq!(chrono_like(951_782_400_123), "2000-02-29T00:00:00.123Z");
-}
-
-#[tokio::test]
-async fn handlers_flow_on_the_embedded_backend() {
-    run_flow(Backend::embedded()).await;
-}
-
-#[tokio::test]
-async fn handlers_flow_on_moto() {
-    if let Some(backend) = Backend::moto().await {
-        run_flow(backend).await;
-    }
 }
