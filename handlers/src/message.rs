@@ -18,6 +18,15 @@ use switchboard::store::StoreError;
 use crate::event::WsEvent;
 use crate::{Handlers, chain, response};
 
+/// Who a client-originated message goes to.
+struct Recipients {
+    target: Target,
+    /// Limits a user target to this tenant.
+    tenant: Option<String>,
+    /// A connection left out.
+    exclude: Option<String>,
+}
+
 /// The explanation sent with `internal`; the cause is in our log only.
 const INTERNAL: &str = "something went wrong on our side; try again";
 
@@ -52,7 +61,9 @@ impl Handlers {
                     .await,
             ),
             Request::Ping => Some(self.ping(connection_id, id).await),
-            Request::Broadcast { data } => self.broadcast(connection_id, data, id).await,
+            Request::Broadcast { data, exclude_self } => {
+                self.broadcast(connection_id, data, exclude_self, id).await
+            }
             Request::Send { to, data } => self.send(connection_id, to, data, id).await,
         }
     }
@@ -89,12 +100,7 @@ impl Handlers {
             }
         };
         if current.authenticated && current.user_id.as_deref() != Some(&identity.user_id) {
-            tracing::info!(
-                current_user = current.user_id.as_deref().unwrap_or_default(),
-                "token is for another user than the connection's"
-            );
-            let message = "this connection is authenticated as another user";
-            return self.auth_failed(ErrorCode::Forbidden, message, id);
+            return self.other_user(current.user_id.as_deref(), id);
         }
 
         let ttl = now.saturating_add(self.idle_secs());
@@ -103,6 +109,8 @@ impl Handlers {
             Err(StoreError::NotFound(_)) => {
                 return self.auth_failed(ErrorCode::Unauthenticated, GONE, id);
             }
+            // Another user's `auth` won a race with this one.
+            Err(StoreError::OtherUser(_)) => return self.other_user(None, id),
             Err(e) => {
                 tracing::error!(error = %chain(&e), "recording the authentication failed");
                 return self.auth_failed(ErrorCode::Internal, INTERNAL, id);
@@ -145,11 +153,13 @@ impl Handlers {
         }
     }
 
-    /// Sends `data` to the sender's tenant, or to everyone when it has none.
+    /// Sends `data` to the sender's tenant, or to everyone when it has none; without the
+    /// sending connection when `exclude_self`.
     async fn broadcast(
         &self,
         connection_id: &str,
         data: Value,
+        exclude_self: bool,
         id: Option<Value>,
     ) -> Option<Reply> {
         let (sender, user_id) = match self.sender(connection_id, &id).await {
@@ -157,7 +167,12 @@ impl Handlers {
             Err(reply) => return Some(reply),
         };
         let target = sender.tenant_id.clone().map_or(Target::All, Target::Tenant);
-        self.deliver(&sender, target, None, user_id, data, id).await
+        let recipients = Recipients {
+            target,
+            tenant: None,
+            exclude: exclude_self.then(|| connection_id.to_owned()),
+        };
+        self.deliver(&sender, recipients, user_id, data, id).await
     }
 
     /// Sends `data` to user `to`, within the sender's tenant when it has one.
@@ -176,29 +191,32 @@ impl Handlers {
             Ok(found) => found,
             Err(reply) => return Some(reply),
         };
-        let tenant = sender.tenant_id.clone();
-        self.deliver(&sender, Target::User(to), tenant, user_id, data, id)
-            .await
+        let recipients = Recipients {
+            target: Target::User(to),
+            tenant: sender.tenant_id.clone(),
+            exclude: None,
+        };
+        self.deliver(&sender, recipients, user_id, data, id).await
     }
 
     /// Enqueues a client-originated message; a reply only when it cannot be delivered.
     async fn deliver(
         &self,
         sender: &Connection,
-        target: Target,
-        tenant: Option<String>,
+        recipients: Recipients,
         from: String,
         data: Value,
         id: Option<Value>,
     ) -> Option<Reply> {
-        let mut intent = match Intent::json(target, &Reply::Message { from, data }) {
+        let mut intent = match Intent::json(recipients.target, &Reply::Message { from, data }) {
             Ok(intent) => intent,
             Err(e) => {
                 tracing::error!(error = %e, "serialising the message failed");
                 return Some(Reply::error(ErrorCode::Internal, INTERNAL, id));
             }
         };
-        intent.tenant = tenant;
+        intent.tenant = recipients.tenant;
+        intent.exclude.extend(recipients.exclude);
         let bytes = intent.frame().map_or(0, str::len);
         if bytes > MAX_MESSAGE_BYTES {
             tracing::debug!(bytes, "message too large");
@@ -267,6 +285,17 @@ impl Handlers {
             Err(StoreError::NotFound(_)) => tracing::debug!("row vanished before its refresh"),
             Err(e) => tracing::error!(error = %chain(&e), "refreshing the connection failed"),
         }
+    }
+
+    /// The answer to a token for another user than the one the connection is
+    /// authenticated as (`current`, when known).
+    fn other_user(&self, current: Option<&str>, id: Option<Value>) -> Reply {
+        tracing::info!(
+            current_user = current.unwrap_or_default(),
+            "token is for another user than the connection's"
+        );
+        let message = "this connection is authenticated as another user";
+        self.auth_failed(ErrorCode::Forbidden, message, id)
     }
 
     /// An `auth` failure: counted by reason, and the connection left as it was.

@@ -240,6 +240,32 @@ async fn broadcast_goes_to_the_senders_tenant_stamped_with_the_sender() {
 }
 
 #[tokio::test]
+async fn broadcast_can_leave_out_the_sending_connection() {
+    let h = Harness::new();
+    h.open_as("c1", claims("u1", json!({"tenant_id": "acme"})))
+        .await;
+    let intents = h
+        .frame(
+            "c1",
+            r#"{"action":"broadcast","data":1,"excludeSelf":true}"#,
+        )
+        .await;
+    assert_eq!(
+        intents,
+        vec![json!({"v": 1, "to": "tenant:acme", "exclude": ["c1"],
+                    "data": {"action": "message", "from": "u1", "data": 1}})]
+    );
+    let replies = h
+        .frame(
+            "c1",
+            r#"{"action":"broadcast","data":1,"excludeSelf":"yes"}"#,
+        )
+        .await;
+    assert_eq!(replies[0]["to"], "connection:c1");
+    assert_eq!(replies[0]["data"]["error"], "bad_request");
+}
+
+#[tokio::test]
 async fn broadcast_without_a_tenant_goes_to_everyone() {
     let h = Harness::new();
     h.open_as("c1", claims("u1", json!({}))).await;

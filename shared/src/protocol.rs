@@ -35,6 +35,10 @@ pub enum Request {
     Broadcast {
         /// Any JSON; delivered inside a [`Reply::Message`].
         data: Value,
+        /// Leave the sending connection out (`"excludeSelf": true`); by default the sender
+        /// receives its own broadcast, as every member of the audience does.
+        #[serde(default, rename = "excludeSelf")]
+        exclude_self: bool,
     },
     /// Send `data` to every connection of user `to`.
     Send {
@@ -280,7 +284,10 @@ mod tests {
             Envelope::parse("{\r\n  \"action\" : \"broadcast\",\r\n \"data\":\"hi\"}\r\n");
         assert_eq!(
             broadcast.unwrap().request,
-            Request::Broadcast { data: json!("hi") }
+            Request::Broadcast {
+                data: json!("hi"),
+                exclude_self: false,
+            }
         );
     }
 

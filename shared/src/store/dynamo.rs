@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
 };
 use futures::StreamExt as _;
+use tracing::warn;
 
 use super::item::{Item, cursor_to_key, from_item, key_to_cursor, n, s, to_item};
 use super::{Audience, ConnectionStore, Cursor, Page, StoreError};
@@ -217,19 +218,26 @@ impl ConnectionStore for DynamoStore {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
 
-        let out = update
+        let sent = update
             .update_expression(expression)
-            .condition_expression("attribute_exists(#id) AND #ttl > :now")
+            .condition_expression(
+                "attribute_exists(#id) AND #ttl > :now \
+                 AND (attribute_not_exists(#user) OR #user = :user)",
+            )
             .return_values(ReturnValue::AllNew)
             .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => {
-                    StoreError::NotFound(connection_id.to_owned())
-                }
-                _ => backend("UpdateItem", e),
-            })?;
-        from_item(&out.attributes.unwrap_or_default())
+            .await;
+        match sent {
+            Ok(out) => from_item(&out.attributes.unwrap_or_default()),
+            Err(e) if is_condition_failure(&e) => {
+                // Which half of the condition failed: only the rare refusal pays a read.
+                Err(match self.get(connection_id).await? {
+                    Some(_) => StoreError::OtherUser(connection_id.to_owned()),
+                    None => StoreError::NotFound(connection_id.to_owned()),
+                })
+            }
+            Err(e) => Err(backend("UpdateItem", e)),
+        }
     }
 
     async fn refresh(&self, connection_id: &str, ttl: i64) -> Result<(), StoreError> {
@@ -245,11 +253,12 @@ impl ConnectionStore for DynamoStore {
             .expression_attribute_values(":now", n(self.clock.now_secs()))
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_conditional_check_failed_exception() => {
+            .map_err(|e| {
+                if is_condition_failure(&e) {
                     StoreError::NotFound(connection_id.to_owned())
+                } else {
+                    backend("UpdateItem", e)
                 }
-                _ => backend("UpdateItem", e),
             })?;
         Ok(())
     }
@@ -375,17 +384,30 @@ impl ConnectionStore for DynamoStore {
             }
         };
 
+        // A malformed row (written by something other than Switchboard) is skipped, not
+        // fatal: failing the page would stop every delivery to this audience at that row.
         let connections = items
             .unwrap_or_default()
             .iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|item| {
+                from_item(item)
+                    .inspect_err(|e| warn!(error = %e, "skipping malformed connection row"))
+                    .ok()
+            })
+            .collect();
         let next = match last {
             Some(key) if !key.is_empty() => Some(key_to_cursor(&key)?),
             _ => None,
         };
         Ok(Page { connections, next })
     }
+}
+
+fn is_condition_failure<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|se| se.is_conditional_check_failed_exception())
 }
 
 fn backend<E, R>(operation: &'static str, e: SdkError<E, R>) -> StoreError

@@ -89,6 +89,9 @@ impl ConnectionStore for MemoryStore {
             .filter(|c| c.is_alive(now))
             .cloned()
             .ok_or_else(|| StoreError::NotFound(connection_id.to_owned()))?;
+        if row.authenticated && row.user_id.as_deref() != Some(identity.user_id.as_str()) {
+            return Err(StoreError::OtherUser(connection_id.to_owned()));
+        }
         let updated = row.authenticated_as(identity, ttl);
         tables.upsert(updated.clone());
         Ok(updated)

@@ -62,6 +62,9 @@ pub enum StoreError {
     /// The connection has no live row (never existed, removed, or expired).
     #[error("connection {0} does not exist")]
     NotFound(String),
+    /// The connection is authenticated as another user; a token never moves it.
+    #[error("connection {0} is authenticated as another user")]
+    OtherUser(String),
     /// A cursor that this store did not issue.
     #[error("cursor is not valid for this store")]
     InvalidCursor,
@@ -101,7 +104,9 @@ pub trait ConnectionStore: Send + Sync + 'static {
     }
 
     /// Marks a live connection authenticated as `identity`, alive until `ttl` (epoch secs).
-    /// A missing or expired connection is [`StoreError::NotFound`], never resurrected.
+    /// A missing or expired connection is [`StoreError::NotFound`], never resurrected; one
+    /// already authenticated as another user is [`StoreError::OtherUser`]. Both are checked
+    /// in the write itself, so two concurrent `auth` frames cannot both win.
     async fn authenticate(
         &self,
         connection_id: &str,
