@@ -563,6 +563,52 @@ async fn auth_picks_up_a_rotated_key() {
 }
 
 #[tokio::test]
+async fn withdrawn_key_stops_verifying_once_the_set_is_older_than_its_maximum_age() {
+    let leaked = TestKey::ec("leaked");
+    let replacement = TestKey::ec("replacement");
+    let server = JwksServer::start(vec![leaked.jwk.clone()]).await;
+    let v = server
+        .verifier()
+        .with_jwks_cooldown(Duration::from_secs(10))
+        .with_jwks_max_age(Duration::from_secs(100));
+    let token = leaked.sign(&with(json!({"exp": NOW + 1_000})));
+    assert!(v.verify(&token, None, NOW).await.is_ok());
+
+    server.publish(vec![replacement.jwk.clone()]);
+    assert!(
+        v.verify(&token, None, NOW + 99).await.is_ok(),
+        "still within the maximum age"
+    );
+    assert_eq!(server.fetches(), 1);
+    assert!(matches!(
+        v.verify(&token, None, NOW + 100).await,
+        Err(AuthError::UnknownKey { .. })
+    ));
+    assert_eq!(server.fetches(), 2, "one refetch once the set grew old");
+}
+
+#[tokio::test]
+async fn old_set_is_kept_when_its_refetch_fails() {
+    let key = TestKey::ec("steady");
+    let server = JwksServer::start(vec![key.jwk.clone()]).await;
+    let v = server
+        .verifier()
+        .with_jwks_cooldown(Duration::from_secs(10))
+        .with_jwks_max_age(Duration::from_secs(100));
+    let token = key.sign(&with(json!({"exp": NOW + 1_000})));
+    assert!(v.verify(&token, None, NOW).await.is_ok());
+
+    server.fail(true);
+    assert!(v.verify(&token, None, NOW + 150).await.is_ok());
+    assert_eq!(server.fetches(), 2);
+    assert!(
+        v.verify(&token, None, NOW + 155).await.is_ok(),
+        "within the cooldown"
+    );
+    assert_eq!(server.fetches(), 2, "no fetch within the cooldown");
+}
+
+#[tokio::test]
 async fn jwks_with_encryption_and_unknown_keys_still_serves_its_signing_keys() {
     let signing = TestKey::ec("sig");
     let encryption = TestKey::ec("enc");

@@ -1,7 +1,10 @@
 //! The JSON Web Key Set behind `JWKS_URL`: fetched on first use, cached by `kid`,
-//! refetched when a token names a `kid` we do not know, at most once per cooldown.
+//! refetched when a token names a `kid` we do not know or the set is older than its
+//! maximum age, at most once per cooldown.
 //!
-//! A failed fetch keeps the last good set, so an identity provider's outage does not
+//! The maximum age is what retires a key the identity provider withdrew (after a leak,
+//! say): without it a warm container would trust the key for as long as it lives. A
+//! failed fetch keeps the last good set, so an identity provider's outage does not
 //! log everyone out. Keys we cannot use (encryption keys, symmetric keys, unknown key
 //! types or curves) are skipped one by one rather than failing the whole set.
 
@@ -26,6 +29,8 @@ pub(super) struct Jwks {
     url: String,
     client: reqwest::Client,
     cooldown: i64,
+    /// Seconds after a successful fetch at which the set is fetched again.
+    max_age: i64,
     cache: RwLock<Cache>,
     /// Serialises fetches, so a burst of unknown `kid`s costs one request.
     fetching: tokio::sync::Mutex<()>,
@@ -34,8 +39,8 @@ pub(super) struct Jwks {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, Arc<Key>>,
-    /// Whether any fetch has succeeded yet.
-    loaded: bool,
+    /// Epoch seconds of the last successful fetch; `None` before the first.
+    fetched_at: Option<i64>,
     /// Epoch seconds of the last fetch attempt, successful or not.
     last_attempt: Option<i64>,
 }
@@ -67,7 +72,7 @@ impl Key {
 }
 
 impl Jwks {
-    pub fn new(url: &str, cooldown: Duration) -> Result<Self, AuthError> {
+    pub fn new(url: &str, cooldown: Duration, max_age: Duration) -> Result<Self, AuthError> {
         let client = reqwest::Client::builder()
             .timeout(JWKS_FETCH_TIMEOUT)
             .build()
@@ -76,6 +81,7 @@ impl Jwks {
             url: url.to_owned(),
             client,
             cooldown: 0,
+            max_age: secs(max_age),
             cache: RwLock::new(Cache::default()),
             fetching: tokio::sync::Mutex::new(()),
         };
@@ -84,17 +90,22 @@ impl Jwks {
     }
 
     pub fn set_cooldown(&mut self, cooldown: Duration) {
-        self.cooldown = i64::try_from(cooldown.as_secs()).unwrap_or(i64::MAX);
+        self.cooldown = secs(cooldown);
     }
 
-    /// The key named `kid`, fetching the set if it is unknown and the cooldown allows.
+    pub fn set_max_age(&mut self, max_age: Duration) {
+        self.max_age = secs(max_age);
+    }
+
+    /// The key named `kid`, fetching the set if the key is unknown or the set has grown
+    /// old, and the cooldown allows.
     pub async fn find(&self, kid: &str, now: i64) -> Result<Arc<Key>, AuthError> {
-        if let Some(key) = self.cached(kid) {
+        if let Some(key) = self.fresh(kid, now) {
             return Ok(key);
         }
         let _gate = self.fetching.lock().await;
         // Another caller may have fetched while this one waited.
-        if let Some(key) = self.cached(kid) {
+        if let Some(key) = self.fresh(kid, now) {
             return Ok(key);
         }
         let unknown = || AuthError::UnknownKey {
@@ -103,14 +114,15 @@ impl Jwks {
 
         let (loaded, last_attempt) = {
             let cache = self.read();
-            (cache.loaded, cache.last_attempt)
+            (cache.fetched_at.is_some(), cache.last_attempt)
         };
         if last_attempt.is_some_and(|t| now.saturating_sub(t) < self.cooldown) {
-            return Err(if loaded {
-                unknown()
-            } else {
-                AuthError::KeysUnavailable(JwksError::CoolingDown)
-            });
+            // An old set is still the best there is until the next attempt is allowed.
+            return match self.cached(kid) {
+                Some(key) => Ok(key),
+                None if loaded => Err(unknown()),
+                None => Err(AuthError::KeysUnavailable(JwksError::CoolingDown)),
+            };
         }
 
         self.write().last_attempt = Some(now);
@@ -119,7 +131,7 @@ impl Jwks {
                 tracing::info!(url = %self.url, keys = keys.len(), "key set fetched");
                 let mut cache = self.write();
                 cache.keys = keys;
-                cache.loaded = true;
+                cache.fetched_at = Some(now);
             }
             Err(e) if loaded => {
                 tracing::warn!(
@@ -138,6 +150,19 @@ impl Jwks {
 
     fn cached(&self, kid: &str) -> Option<Arc<Key>> {
         self.read().keys.get(kid).cloned()
+    }
+
+    /// The key named `kid`, if the set holding it is younger than the maximum age.
+    fn fresh(&self, kid: &str, now: i64) -> Option<Arc<Key>> {
+        let cache = self.read();
+        let young = cache
+            .fetched_at
+            .is_some_and(|t| now.saturating_sub(t) < self.max_age);
+        if young {
+            cache.keys.get(kid).cloned()
+        } else {
+            None
+        }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, Arc<Key>>, JwksError> {
@@ -167,8 +192,13 @@ impl std::fmt::Debug for Jwks {
         f.debug_struct("Jwks")
             .field("url", &self.url)
             .field("cooldown", &self.cooldown)
+            .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The usable signing keys of a JWKS document, by `kid`.

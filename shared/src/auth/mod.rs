@@ -38,6 +38,12 @@ use jwks::{Jwks, Key};
 /// provider; a minute still picks up a rotated key well before clients notice.
 pub const DEFAULT_JWKS_COOLDOWN: Duration = Duration::from_secs(60);
 
+/// How long a fetched JWKS is trusted before it is fetched again.
+///
+/// This bounds how long a key the identity provider withdrew keeps verifying tokens in a
+/// warm container; ten minutes costs one request per container per ten minutes.
+pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(600);
+
 /// Longest a JWKS fetch may take. A Lambda invocation waits on it, so it is kept short.
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -158,7 +164,7 @@ impl Verifier {
         let jwks = config
             .jwks_url
             .as_deref()
-            .map(|url| Jwks::new(url, DEFAULT_JWKS_COOLDOWN))
+            .map(|url| Jwks::new(url, DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_MAX_AGE))
             .transpose()?;
         Ok(Self {
             secret,
@@ -190,6 +196,14 @@ impl Verifier {
     pub fn with_jwks_cooldown(mut self, cooldown: Duration) -> Self {
         if let Some(jwks) = &mut self.jwks {
             jwks.set_cooldown(cooldown);
+        }
+        self
+    }
+
+    /// Changes how long a fetched JWKS is trusted before it is fetched again.
+    pub fn with_jwks_max_age(mut self, max_age: Duration) -> Self {
+        if let Some(jwks) = &mut self.jwks {
+            jwks.set_max_age(max_age);
         }
         self
     }
