@@ -117,6 +117,8 @@ pub(crate) struct Tally {
     pub retries: usize,
     /// Posts answered 429.
     pub throttled: usize,
+    /// Connections whose post was refused for good (a 4xx other than 403, 410, 413, 429).
+    pub refused: usize,
     /// Connections whose posts kept failing with a retryable answer.
     pub failed: Vec<String>,
     /// Connections never tried: the deadline or a halt came first.
@@ -148,6 +150,7 @@ struct Resolved {
 enum Fate {
     Delivered,
     Gone,
+    Refused,
     Failed,
     Deferred,
     Fatal(Fatal),
@@ -214,8 +217,8 @@ impl Delivery<'_> {
         !self.plan.exclude.contains(id) && seen.insert(id.to_owned())
     }
 
-    /// Reads `audience` page by page into `tx` until it ends, the per-invocation limit
-    /// would be passed, time runs out, or the store fails.
+    /// Reads `audience` page by page into `tx` until it ends, the per-invocation limit of
+    /// rows read would be passed, time runs out, or the store fails.
     async fn read(
         &self,
         audience: &Audience,
@@ -253,7 +256,9 @@ impl Delivery<'_> {
                     connected_at: Some(c.connected_at),
                 })
                 .collect();
-            read += batch.len();
+            // Every page counts in full, whatever filtering left of it: an audience of
+            // mostly expired or excluded rows must not keep one record reading for long.
+            read += page_size;
             cursor = page.next;
             if !batch.is_empty() && tx.send(batch).await.is_err() {
                 // The consumer only goes away when the run is over.
@@ -350,6 +355,10 @@ impl Delivery<'_> {
             }
             Some(PostOutcome::Forbidden) => self.halt(Fatal::Forbidden),
             Some(PostOutcome::PayloadTooLarge) => self.halt(Fatal::PayloadTooLarge),
+            Some(PostOutcome::Refused(reason)) => {
+                debug!(connection_id = %id, reason, "post refused; not retried");
+                Fate::Refused
+            }
             Some(PostOutcome::Throttled) => {
                 debug!(connection_id = %id, tries = tries.count, "still throttled; kept for retry");
                 Fate::Failed
@@ -415,6 +424,7 @@ impl Tally {
         match fate {
             Fate::Delivered => self.delivered += 1,
             Fate::Gone => self.gone += 1,
+            Fate::Refused => self.refused += 1,
             Fate::Failed => self.failed.push(id),
             Fate::Deferred => self.deferred.push(id),
             Fate::Fatal(fatal) => {

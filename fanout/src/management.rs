@@ -4,6 +4,11 @@
 //! its TLS connections across posts and invocations. The SDK's own retries are off: the
 //! worker retries with its own budget and turns what still fails into a retry intent,
 //! which the SDK cannot know how to do.
+//!
+//! Each call runs as a task of its own. An invocation's delivery is one future, so without
+//! that every post's client-side work (serialising, signing, interceptors, parsing the
+//! answer), which costs several times the socket write, would share one thread however
+//! many vCPUs the function has.
 
 use std::time::Duration;
 
@@ -12,6 +17,7 @@ use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig;
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_smithy_http_client::Connector;
@@ -58,6 +64,9 @@ impl ManagementPoster {
             .http_client(http_client(timeout))
             .retry_config(RetryConfig::disabled())
             .timeout_config(timeouts)
+            // It watches streamed bodies for stalls; a post is a few KB sent at once and
+            // bounded by the timeouts above, so the watch would only cost work per call.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .build();
         Self {
             client: Client::from_conf(config),
@@ -68,16 +77,16 @@ impl ManagementPoster {
 #[async_trait]
 impl Poster for ManagementPoster {
     async fn post(&self, connection_id: &str, frame: &[u8]) -> PostOutcome {
-        let sent = self
+        let call = self
             .client
             .post_to_connection()
             .connection_id(connection_id)
             .data(Blob::new(frame))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => PostOutcome::Delivered,
-            Err(e) => classify(&e),
+            .send();
+        match tokio::spawn(call).await {
+            Ok(Ok(_)) => PostOutcome::Delivered,
+            Ok(Err(e)) => classify(&e),
+            Err(e) => PostOutcome::Failed(format!("post task ended abnormally: {e}")),
         }
     }
 
@@ -132,6 +141,7 @@ where
         Some(429) => PostOutcome::Throttled,
         Some(413) => PostOutcome::PayloadTooLarge,
         Some(403) => PostOutcome::Forbidden,
+        Some(400..=499) => PostOutcome::Refused(DisplayErrorContext(error).to_string()),
         _ => PostOutcome::Failed(DisplayErrorContext(error).to_string()),
     }
 }

@@ -25,6 +25,9 @@ pub enum PostOutcome {
     /// 403: wrong endpoint or missing `execute-api:ManageConnections`; a configuration fault
     /// that no retry fixes.
     Forbidden,
+    /// Another 4xx, such as 400 for a malformed connection id: the request is wrong for
+    /// this connection, and sending it again cannot help. The text is for logs.
+    Refused(String),
     /// Anything else worth retrying: 5xx, timeouts, transport errors. The text is for logs.
     Failed(String),
 }

@@ -260,6 +260,7 @@ impl Worker {
         info!(
             delivered = tally.delivered,
             gone = tally.gone,
+            refused = tally.refused,
             retried = tally.retries,
             failed = tally.failed.len(),
             deferred = tally.deferred.len(),
@@ -315,6 +316,10 @@ impl Worker {
             .await;
         match tries.last {
             Some(PostOutcome::Delivered | PostOutcome::Gone) => {}
+            Some(PostOutcome::Refused(reason)) => {
+                // Nothing can close an id the API refuses; `$disconnect` and TTL remain.
+                warn!(connection_id = %id, reason, "close refused; not retried");
+            }
             Some(PostOutcome::Forbidden) => return Err(RecordError::Forbidden),
             Some(PostOutcome::Failed(reason)) => return Err(RecordError::Close(reason)),
             Some(other) => return Err(RecordError::Close(format!("{other:?}"))),

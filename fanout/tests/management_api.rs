@@ -62,6 +62,13 @@ async fn answers_map_to_outcomes() {
         api.script(id, [answer]);
         assert_eq!(poster.post(id, b"x").await, expected, "{id}");
     }
+    api.script("bad-id", [Answer::BadRequest]);
+    let outcome = poster.post("bad-id", b"x").await;
+    assert!(
+        matches!(&outcome, PostOutcome::Refused(reason) if reason.contains("BadRequest")),
+        "{outcome:?}"
+    );
+    assert!(!outcome.is_retryable());
     api.script("broken", [Answer::ServerError]);
     let outcome = poster.post("broken", b"x").await;
     assert!(

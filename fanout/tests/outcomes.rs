@@ -101,6 +101,28 @@ async fn throttled_connection_target_is_retried_and_never_pruned() {
 }
 
 #[tokio::test]
+async fn refused_post_is_neither_retried_nor_pruned_and_spares_the_others() {
+    let rig = Rig::embedded(test_tuning()).await;
+    rig.seed([
+        rig.live("bad", "u", Some("acme")),
+        rig.live("good", "u", Some("acme")),
+    ])
+    .await;
+    rig.api.script("bad", [Answer::BadRequest]);
+
+    let response = rig.publish(r#"{"to":"tenant:acme","data":1}"#).await;
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(rig.api.posts_to("bad"), 1, "a 400 is not retried");
+    assert_eq!(rig.api.delivered_to("good"), 1);
+    assert!(
+        rig.store.get("bad").await.unwrap().is_some(),
+        "400 is not gone"
+    );
+    assert!(rig.take_intents().await.is_empty(), "no retry intent");
+}
+
+#[tokio::test]
 async fn retry_at_the_last_attempt_is_posted_and_beyond_it_is_dead_lettered() {
     let rig = Rig::embedded(test_tuning()).await;
     let mut intent = Intent::parse(r#"{"to":"connection:c1","data":1}"#).unwrap();

@@ -183,6 +183,46 @@ async fn broadcast_to_everyone_is_split_into_segment_intents() {
 }
 
 #[tokio::test]
+async fn dead_rows_count_toward_the_invocation_limit() {
+    let rig = Rig::embedded(FanoutTuning {
+        page_size: 10,
+        max_per_invocation: 25,
+        ..test_tuning()
+    })
+    .await;
+    // Forty expired rows first, in the store's order (by id), then five live ones.
+    let now = rig.clock.now_secs();
+    let expired = (0..40).map(|i| {
+        let mut row = rig.live(&format!("c{i:02}"), "u", Some("acme"));
+        row.ttl = now - 1;
+        row
+    });
+    rig.seed(expired).await;
+    let live: Vec<String> = (40..45).map(|i| format!("c{i:02}")).collect();
+    rig.seed(live.iter().map(|id| rig.live(id, "u", Some("acme"))))
+        .await;
+
+    let response = rig.publish(r#"{"to":"tenant:acme","data":1}"#).await;
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert!(
+        rig.api.calls().is_empty(),
+        "two pages of dead rows, then the limit"
+    );
+    let rest = rig.take_intents().await;
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].progress.cursor.is_some());
+
+    rig.publish(&rest[0].to_body().unwrap()).await;
+    rig.drain().await;
+    let deliveries = rig.api.deliveries();
+    let mut delivered: Vec<String> = deliveries.keys().cloned().collect();
+    delivered.sort();
+    assert_eq!(delivered, live);
+    assert!(deliveries.values().all(|n| *n == 1), "{deliveries:?}");
+}
+
+#[tokio::test]
 async fn audience_beyond_the_invocation_limit_continues_from_a_cursor() {
     let rig = Rig::embedded(FanoutTuning {
         page_size: 10,

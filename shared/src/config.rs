@@ -173,7 +173,8 @@ pub struct FanoutTuning {
     pub segments: u32,
     /// Rows per store page. Default 500.
     pub page_size: usize,
-    /// Connections one invocation handles before continuing in a new intent. Default 10,000.
+    /// Rows one record reads (pages × page size, live or not) before the rest continues
+    /// in a new intent. Default 10,000.
     pub max_per_invocation: usize,
     /// Attempts per connection before the intent is dead-lettered. Default 5.
     pub max_attempts: u32,

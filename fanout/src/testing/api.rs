@@ -36,6 +36,8 @@ pub enum Answer {
     Forbidden,
     /// 413 `PayloadTooLargeException`.
     TooLarge,
+    /// 400 `BadRequestException`, as for a malformed connection id.
+    BadRequest,
     /// 200, after waiting this long.
     Slow(Duration),
 }
@@ -259,6 +261,7 @@ async fn answer(
         Answer::TooLarge => {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException");
         }
+        Answer::BadRequest => return error(StatusCode::BAD_REQUEST, "BadRequestException"),
     };
     if method == Method::POST {
         *state.lock().delivered.entry(connection_id).or_default() += 1;
