@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, starts moto, runs every test.
 #
-#   scripts/test.sh            # everything: Rust (embedded + moto), bench smoke, infra
+#   scripts/test.sh            # everything: fmt, clippy, Rust (embedded + moto), bench smoke, infra
 #
 # Installs a pinned moto server and cfn-lint into .venv (nothing global), starts moto on a
 # free loopback port, runs `cargo test --workspace` with the moto-backed tests required,
@@ -50,6 +50,10 @@ export MOTO_ENDPOINT="http://127.0.0.1:$port"
 export SWITCHBOARD_REQUIRE_MOTO=1
 export SWITCHBOARD_PYTHON="$venv/bin/python"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+
+step "cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --no-fail-fast

@@ -112,6 +112,7 @@ pub async fn create_table(
         }
     }
 
+    let mut active = false;
     for _ in 0..120 {
         let described = client
             .describe_table()
@@ -119,11 +120,14 @@ pub async fn create_table(
             .send()
             .await
             .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
-        let status = described.table.and_then(|t| t.table_status);
-        if status == Some(TableStatus::Active) {
+        if described.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
+            active = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if !active {
+        return Err(fail("the table did not become ACTIVE within 60 s".into()));
     }
 
     let ttl = TimeToLiveSpecification::builder()
@@ -160,18 +164,16 @@ pub async fn create_queue(
     };
     let size = MAX_QUEUE_MESSAGE_BYTES.to_string();
 
-    let dlq_name = format!("{name}-dlq");
-    let dlq = client
-        .create_queue()
-        .queue_name(&dlq_name)
-        .attributes(QueueAttributeName::MaximumMessageSize, &size)
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
-        .send()
+    let dlq_attributes = [
+        (QueueAttributeName::MaximumMessageSize, size.clone()),
+        (
+            QueueAttributeName::MessageRetentionPeriod,
+            "1209600".to_owned(),
+        ),
+    ];
+    let dead_letter_url = ensure_queue(client, &format!("{name}-dlq"), &dlq_attributes)
         .await
-        .map_err(|e| fail(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-    let dead_letter_url = dlq
-        .queue_url
-        .ok_or_else(|| fail("no dead-letter queue URL".into()))?;
+        .map_err(fail)?;
     let dlq_arn = client
         .get_queue_attributes()
         .queue_url(&dead_letter_url)
@@ -187,21 +189,59 @@ pub async fn create_queue(
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": settings.max_receive_count,
     });
-    let queue = client
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::MaximumMessageSize, &size)
-        .attributes(
+    let attributes = [
+        (QueueAttributeName::MaximumMessageSize, size),
+        (
             QueueAttributeName::VisibilityTimeout,
             settings.visibility_timeout.as_secs().to_string(),
-        )
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
+        ),
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+    ];
+    let url = ensure_queue(client, name, &attributes)
         .await
-        .map_err(|e| fail(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-    let url = queue.queue_url.ok_or_else(|| fail("no queue URL".into()))?;
+        .map_err(fail)?;
     Ok(QueueUrls {
         url,
         dead_letter_url,
     })
+}
+
+/// The URL of queue `name`, created with `attributes`; an existing queue with other
+/// attributes (an earlier run with other settings) gets them set, as CreateQueue refuses.
+async fn ensure_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<String, String> {
+    use aws_sdk_sqs::error::DisplayErrorContext;
+
+    let mut create = client.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        create = create.attributes(key.clone(), value);
+    }
+    match create.send().await {
+        Ok(out) => out.queue_url.ok_or_else(|| "no queue URL".to_owned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_queue_name_exists()) =>
+        {
+            let url = client
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| DisplayErrorContext(e).to_string())?
+                .queue_url
+                .ok_or_else(|| "no queue URL".to_owned())?;
+            client
+                .set_queue_attributes()
+                .queue_url(&url)
+                .set_attributes(Some(attributes.iter().cloned().collect()))
+                .send()
+                .await
+                .map_err(|e| DisplayErrorContext(e).to_string())?;
+            Ok(url)
+        }
+        Err(e) => Err(DisplayErrorContext(e).to_string()),
+    }
 }
