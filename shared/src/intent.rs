@@ -56,13 +56,21 @@ pub struct Intent {
     )]
     pub data: Option<Box<RawValue>>,
     /// With a `user:` target, limits delivery to that user's connections in this tenant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tenant: Option<String>,
     /// Connection ids never to deliver to (a sender's own connection, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
     /// The publisher's message id, for tracing and de-duplication.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id: Option<String>,
     /// Worker bookkeeping; publishers leave it out.
     #[serde(
@@ -123,6 +131,17 @@ pub enum IntentError {
     /// `tenant` was given with a target other than `user:`.
     #[error("\"tenant\" only applies to a user: target")]
     TenantWithoutUser,
+    /// `tenant`, or an `exclude` entry, is an empty string.
+    #[error("\"{0}\" must not be an empty string")]
+    Empty(&'static str),
+    /// A scan segment outside its scan (`index` must be below `total`).
+    #[error("segment {index} of {total} does not exist")]
+    BadSegment {
+        /// The segment's index.
+        index: u32,
+        /// The scan's segment count.
+        total: u32,
+    },
     /// The frame would exceed API Gateway's message limit.
     #[error("frame is {bytes} bytes; API Gateway delivers at most {MAX_MESSAGE_BYTES}")]
     FrameTooLarge {
@@ -210,6 +229,17 @@ impl Intent {
         }
         if self.tenant.is_some() && !matches!(self.to, Target::User(_)) {
             return Err(IntentError::TenantWithoutUser);
+        }
+        if self.tenant.as_deref() == Some("") {
+            return Err(IntentError::Empty("tenant"));
+        }
+        if self.exclude.iter().any(String::is_empty) {
+            return Err(IntentError::Empty("exclude"));
+        }
+        if let Some(Segment { index, total }) = self.progress.segment
+            && index >= total
+        {
+            return Err(IntentError::BadSegment { index, total });
         }
         match &self.data {
             None if self.progress.close_unauthenticated => Ok(()),
@@ -304,9 +334,14 @@ fn version() -> u32 {
     VERSION
 }
 
-/// `data: null` is a frame too (the text `null`), so presence is what counts, not value.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    Box::<RawValue>::deserialize(d).map(Some)
+/// A field that, when present, must hold a `T`: `null` is refused, as the schema does,
+/// rather than read as absent. For `data`, `null` is a frame too (the text `null`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 fn is_false(b: &bool) -> bool {
@@ -323,6 +358,35 @@ mod tests {
 
     fn err(body: &str) -> IntentError {
         Intent::parse(body).unwrap_err()
+    }
+
+    #[test]
+    fn segment_outside_its_scan_is_refused() {
+        for (index, total) in [(0, 0), (4, 4), (9, 2)] {
+            let body = format!(
+                r#"{{"to":"all","data":1,"_switchboard":{{"segment":{{"index":{index},"total":{total}}}}}}}"#
+            );
+            assert!(
+                matches!(err(&body), IntentError::BadSegment { index: i, total: t }
+                    if i == index && t == total),
+                "{body}"
+            );
+        }
+        let last = r#"{"to":"all","data":1,"_switchboard":{"segment":{"index":3,"total":4}}}"#;
+        assert!(Intent::parse(last).is_ok());
+    }
+
+    #[test]
+    fn empty_tenant_and_exclude_entries_are_refused() {
+        let tenant = err(r#"{"to":"user:u1","data":1,"tenant":""}"#);
+        assert!(matches!(tenant, IntentError::Empty("tenant")), "{tenant}");
+        let exclude = err(r#"{"to":"all","data":1,"exclude":["a",""]}"#);
+        assert!(
+            matches!(exclude, IntentError::Empty("exclude")),
+            "{exclude}"
+        );
+        let null_id = err(r#"{"to":"all","data":1,"id":null}"#);
+        assert!(matches!(null_id, IntentError::Malformed(_)), "{null_id}");
     }
 
     #[test]
