@@ -363,9 +363,8 @@ mod tests {
     #[test]
     fn segment_outside_its_scan_is_refused() {
         for (index, total) in [(0, 0), (4, 4), (9, 2)] {
-            let body = format!(
-                r#"{{"to":"all","data":1,"_switchboard":{{"segment":{{"index":{index},"total":{total}}}}}}}"#
-            );
+            let segment = format!(r#"{{"index":{index},"total":{total}}}"#);
+            let body = format!(r#"{{"to":"all","data":1,"_switchboard":{{"segment":{segment}}}}}"#);
             assert!(
                 matches!(err(&body), IntentError::BadSegment { index: i, total: t }
                     if i == index && t == total),
