@@ -558,3 +558,43 @@ async fn stop_closes_sockets_with_1001_and_runs_disconnect() {
     }
     assert_eq!(codes, [json!(1001), json!(1001)]);
 }
+
+#[tokio::test]
+async fn client_that_stops_reading_is_still_closed_by_delete_and_disconnected() {
+    let harness = Harness::start(EmulatorConfig::default()).await;
+    // Connected, then never read again: the server's writes fill the TCP window.
+    let _stalled = connect(&harness.url()).await;
+    let id = harness.event().await["requestContext"]["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let url = harness.http(&id.replace('=', "%3D"));
+    let frame = "x".repeat(128 * 1024);
+    let mut throttled = 0;
+    for _ in 0..400 {
+        let status = http
+            .post(&url)
+            .body(frame.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        match status.as_u16() {
+            200 => {}
+            429 => throttled += 1,
+            other => panic!("post answered {other}"),
+        }
+        if throttled > 5 {
+            break;
+        }
+    }
+    assert!(throttled > 5, "the client's outbound queue never filled");
+
+    let response = http.delete(&url).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let disconnect = harness.event_for(DISCONNECT).await;
+    assert_eq!(disconnect["requestContext"]["connectionId"], id.as_str());
+    let gone = http.post(&url).body("late").send().await.unwrap();
+    assert_eq!(gone.status(), 410);
+}

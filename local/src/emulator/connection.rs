@@ -6,8 +6,8 @@
 //! handler never stops the connection from reading, writing or closing on time; like API
 //! Gateway, several messages of one connection may be handled at once.
 
+use std::pin::Pin;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -15,7 +15,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -121,17 +121,15 @@ impl Serving<'_> {
         loop {
             tokio::select! {
                 biased;
-                cause = &mut *close => return cause.unwrap_or(CloseCause::Shutdown),
-                _ = shutdown.changed() => return CloseCause::Shutdown,
-                () = &mut lifetime => return CloseCause::MaxDuration,
-                () = &mut idle => return CloseCause::IdleTimeout,
+                cause = ended(close, shutdown, lifetime.as_mut(), idle.as_mut()) => return cause,
                 Some(frame) = outbound.recv() => {
                     let message = match frame {
                         Outbound::Text(text) => Message::Text(text.into()),
                         Outbound::Binary(data) => Message::Binary(data),
                     };
-                    if self.socket.send(message).await.is_err() {
-                        return CloseCause::Dropped;
+                    let stop = ended(close, shutdown, lifetime.as_mut(), idle.as_mut());
+                    if let Err(cause) = self.send(message, stop).await {
+                        return cause;
                     }
                 }
                 incoming = self.socket.next() => match incoming {
@@ -140,10 +138,12 @@ impl Serving<'_> {
                     Some(Ok(Message::Text(text))) => {
                         idle.as_mut().reset(Instant::now() + config.idle_timeout);
                         self.handle.touch(self.gateway.clock.now_millis());
-                        if let Some(reply) = self.dispatch(text.as_str())
-                            && self.socket.send(Message::Text(reply.into())).await.is_err()
-                        {
-                            return CloseCause::Dropped;
+                        if let Some(reply) = self.dispatch(text.as_str()) {
+                            let stop = ended(close, shutdown, lifetime.as_mut(), idle.as_mut());
+                            if let Err(cause) = self.send(Message::Text(reply.into()), stop).await
+                            {
+                                return cause;
+                            }
                         }
                     }
                     Some(Ok(Message::Binary(_))) => return CloseCause::Binary,
@@ -158,6 +158,21 @@ impl Serving<'_> {
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 },
             }
+        }
+    }
+
+    /// Writes one frame, unless `stop` ends the connection first: a client that stops
+    /// reading fills its TCP window, and must not keep its connection from closing on a
+    /// `DELETE`, a timer or shutdown.
+    async fn send(
+        &mut self,
+        message: Message,
+        stop: impl Future<Output = CloseCause>,
+    ) -> Result<(), CloseCause> {
+        tokio::select! {
+            biased;
+            cause = stop => Err(cause),
+            sent = self.socket.send(message) => sent.map_err(|_| CloseCause::Dropped),
         }
     }
 
@@ -221,6 +236,23 @@ impl Serving<'_> {
             .instrument(span),
         );
         None
+    }
+}
+
+/// Resolves when the connection must end for a reason other than its socket: a `DELETE`,
+/// shutdown, its maximum duration or its idle timeout.
+async fn ended(
+    close: &mut oneshot::Receiver<CloseCause>,
+    shutdown: &mut watch::Receiver<bool>,
+    lifetime: Pin<&mut Sleep>,
+    idle: Pin<&mut Sleep>,
+) -> CloseCause {
+    tokio::select! {
+        biased;
+        cause = close => cause.unwrap_or(CloseCause::Shutdown),
+        _ = shutdown.changed() => CloseCause::Shutdown,
+        () = lifetime => CloseCause::MaxDuration,
+        () = idle => CloseCause::IdleTimeout,
     }
 }
 
