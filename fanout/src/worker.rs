@@ -33,6 +33,10 @@ const LIST_CHUNK: usize = 2_000;
 /// follow-ups, writing the response.
 const FINISH_ALLOWANCE: Duration = Duration::from_millis(250);
 
+/// The least time a record needs between its first read and its first post's deadline,
+/// beyond the timeouts: below this a function's invocations would end before posting.
+const WORKING_ROOM: Duration = Duration::from_millis(500);
+
 /// The SQS attribute counting receives of a message.
 const RECEIVE_COUNT: &str = "ApproximateReceiveCount";
 /// The SQS attribute holding the epoch milliseconds a message was sent at.
@@ -54,6 +58,14 @@ pub struct Worker {
 struct Invocation<'a> {
     permits: &'a Semaphore,
     deadline: Instant,
+}
+
+/// The shortest function timeout with which the worker can still post: the runtime's
+/// margin, one post timeout for reading and one for posting, the finishing allowance, and
+/// a little working room. With less, every audience record would end `OutOfTime` and go
+/// to the dead-letter queue; `switchboard dev` and the CDK app refuse such settings.
+pub fn shortest_timeout(tuning: &FanoutTuning) -> Duration {
+    crate::event::DEADLINE_MARGIN + tuning.post_timeout * 2 + FINISH_ALLOWANCE + WORKING_ROOM
 }
 
 impl Worker {

@@ -86,6 +86,15 @@ pub struct DevArgs {
     #[arg(long, env = "SWITCHBOARD_MAX_RECEIVES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub max_receives: u32,
+    /// Seconds an invocation of the fanout worker may run: its deadline, as the Lambda
+    /// function timeout is. At most the visibility timeout, as Lambda requires.
+    #[arg(long, env = "SWITCHBOARD_FUNCTION_TIMEOUT_SECS", default_value_t = 25,
+          value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub function_timeout: u64,
+    /// Records per batch handed to the fanout worker, as the event source's batch size.
+    #[arg(long, env = "SWITCHBOARD_BATCH_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=10))]
+    pub batch_size: u64,
 }
 
 /// `switchboard token` flags.
@@ -135,6 +144,31 @@ impl DevArgs {
                 problem: format!("{} is not a rate", self.throttle_rate),
             });
         }
+        let tuning = FanoutTuning::from_lookup(env)?;
+        let function_timeout = Duration::from_secs(self.function_timeout);
+        let shortest = switchboard_fanout::worker::shortest_timeout(&tuning);
+        if function_timeout < shortest {
+            return Err(ConfigError {
+                name: "SWITCHBOARD_FUNCTION_TIMEOUT_SECS",
+                problem: format!(
+                    "{} s leaves the worker no time to post with a {} ms post timeout; \
+                     use at least {} s",
+                    self.function_timeout,
+                    tuning.post_timeout.as_millis(),
+                    shortest.as_secs_f64().ceil()
+                ),
+            });
+        }
+        if self.visibility_timeout < self.function_timeout {
+            return Err(ConfigError {
+                name: "SWITCHBOARD_VISIBILITY_TIMEOUT_SECS",
+                problem: format!(
+                    "{} s is shorter than the function timeout ({} s): a batch would be \
+                     received again while it still runs",
+                    self.visibility_timeout, self.function_timeout
+                ),
+            });
+        }
         let auth = AuthConfig::from_lookup(&DevSecretDefault(env))?;
         let backend = if self.table.is_some() || self.queue_url.is_some() || self.create {
             let table = match (&self.table, self.create) {
@@ -166,8 +200,10 @@ impl DevArgs {
             },
             auth,
             backend,
-            tuning: FanoutTuning::from_lookup(env)?,
+            tuning,
             pollers: 2,
+            batch_size: usize::try_from(self.batch_size).unwrap_or(10),
+            function_timeout,
             queue: QueueSettings {
                 visibility_timeout: Duration::from_secs(self.visibility_timeout),
                 max_receive_count: self.max_receives,
@@ -244,6 +280,29 @@ mod tests {
         };
         assert_eq!(aws.table, DEFAULT_TABLE_NAME);
         assert!(aws.create);
+    }
+
+    #[tokio::test]
+    async fn function_timeout_must_fit_the_post_timeout_and_the_visibility_timeout() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        let short = dev(&["--function-timeout", "5"]).options(&env).await;
+        assert_eq!(
+            short.unwrap_err().name,
+            "SWITCHBOARD_FUNCTION_TIMEOUT_SECS",
+            "5 s cannot hold two 3 s post timeouts"
+        );
+        let fast = HashMap::from([("FANOUT_POST_TIMEOUT_MS", "500")]);
+        let options = dev(&["--function-timeout", "5", "--visibility-timeout", "5"])
+            .options(&fast)
+            .await
+            .unwrap();
+        assert_eq!(options.function_timeout, Duration::from_secs(5));
+
+        let overlapping = dev(&["--visibility-timeout", "20"]).options(&env).await;
+        assert_eq!(
+            overlapping.unwrap_err().name,
+            "SWITCHBOARD_VISIBILITY_TIMEOUT_SECS"
+        );
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub struct DevOptions {
     pub tuning: FanoutTuning,
     /// Concurrent event source pollers.
     pub pollers: usize,
+    /// Records per batch handed to the worker (1 to 10).
+    pub batch_size: usize,
+    /// The worker's function timeout: each invocation's deadline.
+    pub function_timeout: Duration,
     /// Visibility timeout and receives before dead-lettering, for the embedded queue and a
     /// queue made by `--create`.
     pub queue: QueueSettings,
@@ -116,6 +120,8 @@ impl Default for DevOptions {
             backend: BackendChoice::Embedded,
             tuning: FanoutTuning::default(),
             pollers: 2,
+            batch_size: EventSourceConfig::default().batch_size,
+            function_timeout: EventSourceConfig::default().function_timeout,
             queue: QueueSettings::default(),
         }
     }
@@ -202,6 +208,8 @@ pub async fn start(options: DevOptions) -> Result<RunningServer, StartError> {
         Arc::new(WorkerFunction(Arc::new(worker))),
         EventSourceConfig {
             pollers: options.pollers,
+            batch_size: options.batch_size,
+            function_timeout: options.function_timeout,
             queue_arn: backend.queue_arn.clone(),
             region: backend.region.clone(),
             ..EventSourceConfig::default()

@@ -23,9 +23,14 @@ struct DevProcess {
 
 impl DevProcess {
     fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, &[])
+    }
+
+    fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(["dev", "--port", "0"])
             .args(extra)
+            .envs(env.iter().copied())
             .env_remove("JWT_SECRET")
             .env_remove("CONNECTIONS_TABLE")
             .env_remove("INTENTS_QUEUE_URL")
@@ -69,14 +74,27 @@ impl DevProcess {
 
     /// Waits until the log contains `needle`; panics with the log after `patience`.
     fn wait_for_log(&self, needle: &str, patience: Duration) {
+        self.wait_for_line(&[needle], patience);
+    }
+
+    /// Waits for one log line holding every one of `needles`.
+    fn wait_for_line(&self, needles: &[&str], patience: Duration) {
         let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
-            if self.log.lock().unwrap().contains(needle) {
+            let log = self.log.lock().unwrap();
+            if log
+                .lines()
+                .any(|line| needles.iter().all(|n| line.contains(n)))
+            {
                 return;
             }
+            drop(log);
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("no {needle:?} in the log:\n{}", self.log.lock().unwrap());
+        panic!(
+            "no line with {needles:?} in the log:\n{}",
+            self.log.lock().unwrap()
+        );
     }
 }
 
@@ -158,7 +176,17 @@ async fn publish_reaches_a_client_and_reports_failures_by_exit_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_intents_are_dead_lettered_with_a_reason_and_do_not_block() {
-    let dev = DevProcess::start(&["--visibility-timeout", "1", "--max-receives", "2"]);
+    let dev = DevProcess::start_with(
+        &[
+            "--visibility-timeout",
+            "2",
+            "--function-timeout",
+            "2",
+            "--max-receives",
+            "2",
+        ],
+        &[("FANOUT_POST_TIMEOUT_MS", "300")],
+    );
     let mut alice = authenticated(&dev, "alice").await;
 
     let sdk = switchboard::aws::for_endpoint(&dev.url()).await;
@@ -171,17 +199,20 @@ async fn malformed_intents_are_dead_lettered_with_a_reason_and_do_not_block() {
         .unwrap()
         .queue_url
         .unwrap();
+    let mut ids = Vec::new();
     for body in [
         "not json",
         r#"{"to":"room:1","data":1}"#,
         r#"{"to":"user:alice","data":"next"}"#,
     ] {
-        sqs.send_message()
+        let sent = sqs
+            .send_message()
             .queue_url(&queue_url)
             .message_body(body)
             .send()
             .await
             .unwrap();
+        ids.push(sent.message_id.unwrap());
     }
 
     assert_eq!(
@@ -189,9 +220,12 @@ async fn malformed_intents_are_dead_lettered_with_a_reason_and_do_not_block() {
         r#""next""#,
         "the good intent is not held up"
     );
-    dev.wait_for_log("intent is not valid JSON", Duration::from_secs(10));
-    dev.wait_for_log(r#"invalid target "room:1""#, Duration::from_secs(10));
-    dev.wait_for_log("message dead-lettered", Duration::from_secs(15));
+    let patience = Duration::from_secs(15);
+    let reasons = ["intent is not valid JSON", r#"invalid target "room:1""#];
+    for (id, reason) in ids.iter().zip(reasons) {
+        dev.wait_for_line(&[id, "intent refused", reason], patience);
+        dev.wait_for_line(&[id, "message dead-lettered"], patience);
+    }
     assert_silent(&mut alice, Duration::from_millis(300)).await;
 }
 
