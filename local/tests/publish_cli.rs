@@ -72,12 +72,8 @@ impl DevProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Waits until the log contains `needle`; panics with the log after `patience`.
-    fn wait_for_log(&self, needle: &str, patience: Duration) {
-        self.wait_for_line(&[needle], patience);
-    }
-
-    /// Waits for one log line holding every one of `needles`.
+    /// Waits for one log line holding every one of `needles`; panics with the log after
+    /// `patience`.
     fn wait_for_line(&self, needles: &[&str], patience: Duration) {
         let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
