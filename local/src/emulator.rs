@@ -32,6 +32,7 @@ mod tracker;
 
 pub use gateway::EmulatorConfig;
 pub use integration::{Integration, IntegrationError, IntegrationResponse, SharedIntegration};
+pub(crate) use management::forbidden;
 pub use routes::RouteTable;
 pub use server::{Emulator, RunningEmulator};
 pub use throttle::ThrottleConfig;

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -28,6 +29,13 @@ use switchboard::queue::{Outgoing, QueueError, SharedQueue};
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 
 const JSON_1_0: &str = "application/x-amz-json-1.0";
+
+/// Largest request read. SQS counts a batch's 1 MiB in message bytes, and JSON escaping
+/// can make each byte six on the wire (`\u00e9`), so the request limit sits well above it.
+const MAX_REQUEST_BYTES: usize = 8 * MAX_QUEUE_MESSAGE_BYTES;
+
+/// Longest batch entry id, and its alphabet, as SQS checks them.
+const MAX_ENTRY_ID_CHARS: usize = 80;
 
 /// The queue this endpoint serves.
 #[derive(Clone)]
@@ -55,7 +63,10 @@ impl SqsEndpoint {
 
     /// The routes: `POST /`, where SQS JSON-protocol clients send every operation.
     pub fn routes(self) -> Router {
-        Router::new().route("/", post(dispatch)).with_state(self)
+        Router::new()
+            .route("/", post(dispatch).fallback(crate::emulator::forbidden))
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .with_state(self)
     }
 
     fn check_queue(&self, queue_url: &str) -> Result<(), SqsError> {
@@ -135,7 +146,7 @@ struct SendMessage {
     queue_url: String,
     message_body: String,
     #[serde(default)]
-    delay_seconds: Option<u64>,
+    delay_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -152,7 +163,7 @@ struct BatchEntry {
     id: String,
     message_body: String,
     #[serde(default)]
-    delay_seconds: Option<u64>,
+    delay_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -164,12 +175,23 @@ struct GetQueueUrl {
 async fn dispatch(
     State(endpoint): State<SqsEndpoint>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::info!(operation = target, error = %e, "sqs request unreadable");
+            let message = format!(
+                "the request could not be read ({e}); at most \
+                 {MAX_REQUEST_BYTES} bytes are read"
+            );
+            return SqsError::invalid(message).into_response();
+        }
+    };
     let result = match target.strip_prefix("AmazonSQS.") {
         Some("SendMessage") => send_message(&endpoint, &body).await,
         Some("SendMessageBatch") => send_message_batch(&endpoint, &body).await,
@@ -242,6 +264,17 @@ async fn send_message_batch(endpoint: &SqsEndpoint, body: &[u8]) -> Result<Value
             format!("Maximum number of entries per request are {QUEUE_BATCH}."),
         ));
     }
+    if let Some(entry) = request.entries.iter().find(|e| !valid_entry_id(&e.id)) {
+        return Err(SqsError::new(
+            "InvalidBatchEntryId",
+            "AWS.SimpleQueueService.InvalidBatchEntryId",
+            format!(
+                "A batch entry id can only contain alphanumeric characters, hyphens and \
+                 underscores, at most {MAX_ENTRY_ID_CHARS} of them: {:?}",
+                entry.id
+            ),
+        ));
+    }
     let mut ids = HashSet::new();
     if !request.entries.iter().all(|e| ids.insert(e.id.as_str())) {
         return Err(SqsError::new(
@@ -297,8 +330,16 @@ fn get_queue_url(endpoint: &SqsEndpoint, body: &[u8]) -> Result<Value, SqsError>
     Ok(json!({"QueueUrl": endpoint.url()}))
 }
 
+/// Whether `id` is a batch entry id SQS accepts.
+fn valid_entry_id(id: &str) -> bool {
+    (1..=MAX_ENTRY_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// SQS's own checks: body size and delay.
-fn outgoing(body: String, delay_seconds: Option<u64>) -> Result<Outgoing, SqsError> {
+fn outgoing(body: String, delay_seconds: Option<i64>) -> Result<Outgoing, SqsError> {
     if body.len() > MAX_QUEUE_MESSAGE_BYTES {
         return Err(SqsError::invalid(format!(
             "One or more parameters are invalid. Reason: Message must be shorter than \
@@ -311,12 +352,15 @@ fn outgoing(body: String, delay_seconds: Option<u64>) -> Result<Outgoing, SqsErr
         ));
     }
     let delay = delay_seconds.unwrap_or(0);
-    if delay > MAX_QUEUE_DELAY_SECS {
+    let Some(delay) = u64::try_from(delay)
+        .ok()
+        .filter(|d| *d <= MAX_QUEUE_DELAY_SECS)
+    else {
         return Err(SqsError::invalid(format!(
             "Value {delay} for parameter DelaySeconds is invalid. Reason: must be between 0 and \
              {MAX_QUEUE_DELAY_SECS}, if provided."
         )));
-    }
+    };
     Ok(Outgoing {
         body,
         delay: (delay > 0).then(|| Duration::from_secs(delay)),
@@ -358,8 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn batch_entry_ids_are_checked_like_sqs() {
+        assert!(valid_entry_id("a-B_9"));
+        assert!(valid_entry_id(&"a".repeat(80)));
+        for bad in ["", "a b!", "é", &"a".repeat(81)] {
+            assert!(!valid_entry_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn delay_and_size_are_checked_like_sqs() {
         assert!(outgoing("x".into(), Some(901)).is_err());
+        let negative = outgoing("x".into(), Some(-1)).unwrap_err();
+        assert_eq!(negative.code, "InvalidParameterValue");
         assert!(outgoing("x".repeat(MAX_QUEUE_MESSAGE_BYTES + 1), None).is_err());
         let ok = outgoing("x".into(), Some(5)).unwrap();
         assert_eq!(ok.delay, Some(Duration::from_secs(5)));

@@ -176,3 +176,48 @@ async fn shutdown_closes_sockets_with_1001() {
         .unwrap()
         .unwrap();
 }
+
+/// A batch within SQS's 1 MiB of message bytes, sent the way boto3 sends non-ASCII text
+/// (`\u00e9`, six bytes on the wire for two in the message), is accepted whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_endpoint_counts_a_batch_in_message_bytes_not_escaped_request_bytes() {
+    let server = start().await;
+    let mut alice = signed_in(&server, "alice", None).await;
+    let data = "\\u00e9".repeat(40_000);
+    let entries: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"Id":"e{i}","MessageBody":"{{\"to\":\"user:alice\",\"data\":\"{data}\"}}"}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"QueueUrl":"{}","Entries":[{}]}}"#,
+        server.sqs_queue_url,
+        entries.join(",")
+    );
+    assert!(body.len() > 2 * 1024 * 1024, "past axum's default limit");
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/", server.addr))
+        .header("x-amz-target", "AmazonSQS.SendMessageBatch")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["Successful"].as_array().unwrap().len(),
+        10,
+        "{answer}"
+    );
+    assert_eq!(answer["Failed"].as_array().unwrap().len(), 0, "{answer}");
+
+    let expected = format!("\"{}\"", "é".repeat(40_000));
+    for _ in 0..10 {
+        assert_eq!(next_text(&mut alice).await, expected);
+    }
+    server.shutdown().await;
+}

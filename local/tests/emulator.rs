@@ -532,6 +532,35 @@ async fn unknown_paths_are_forbidden() {
         .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(response.headers()["x-amzn-errortype"], "ForbiddenException");
+
+    // Known paths with methods they do not serve are forbidden too, never 405.
+    let http = reqwest::Client::new();
+    let stage = harness.url().replace("ws://", "http://");
+    let response = http.post(&stage).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let response = http.put(harness.http("x")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn post_past_the_read_limit_is_payload_too_large_in_the_sdk_shape() {
+    let harness = Harness::start(EmulatorConfig::default()).await;
+    let _client = connect(&harness.url()).await;
+    let id = harness.event().await["requestContext"]["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = reqwest::Client::new()
+        .post(harness.http(&id))
+        .body("x".repeat(3 * 1024 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "PayloadTooLargeException"
+    );
 }
 
 #[tokio::test]

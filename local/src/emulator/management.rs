@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,8 +28,17 @@ const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 pub(crate) async fn post(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // Bodies past the server's read limit are refused in the same shape as any other
+    // body over the message limit.
+    let Ok(body) = body else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            &format!("Message exceeds {MAX_MESSAGE_BYTES} bytes"),
+        );
+    };
     if body.len() > MAX_MESSAGE_BYTES {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,

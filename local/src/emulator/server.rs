@@ -50,7 +50,10 @@ impl Emulator {
     pub fn router(&self) -> Router {
         let stage = &self.gateway.config.stage;
         Router::new()
-            .route(&format!("/{stage}"), get(handshake::accept))
+            .route(
+                &format!("/{stage}"),
+                get(handshake::accept).fallback(management::forbidden),
+            )
             .route(
                 &format!("/{stage}/@connections/{{id}}"),
                 get(management::get)
