@@ -44,6 +44,10 @@ pub struct PublishArgs {
     /// The SQS queue to publish to; with --dev, the dev server's queue is looked up.
     #[arg(long, env = vars::INTENTS_QUEUE_URL)]
     pub queue_url: Option<String>,
+    /// With --dev, the name of the dev server's queue (its SQS queue's name when it runs on
+    /// DynamoDB and SQS).
+    #[arg(long, default_value = DEFAULT_QUEUE_NAME, requires = "dev")]
+    pub queue_name: String,
 }
 
 /// Why nothing was published.
@@ -119,6 +123,11 @@ impl PublishArgs {
         env: &dyn Lookup,
     ) -> Result<(aws_sdk_sqs::Client, String), PublishFailure> {
         if let Some(dev) = &self.dev {
+            if !(dev.starts_with("http://") || dev.starts_with("https://")) {
+                return Err(PublishFailure::Usage(format!(
+                    "--dev takes the dev server's URL, such as {DEFAULT_DEV_URL}; got {dev:?}"
+                )));
+            }
             let sdk = switchboard::aws::for_endpoint(dev).await;
             let client = aws_sdk_sqs::Client::new(&sdk);
             if let Some(url) = &self.queue_url {
@@ -126,7 +135,7 @@ impl PublishArgs {
             }
             let found = client
                 .get_queue_url()
-                .queue_name(DEFAULT_QUEUE_NAME)
+                .queue_name(&self.queue_name)
                 .send()
                 .await;
             let url = found
@@ -230,6 +239,19 @@ mod tests {
             err.to_string(),
             "invalid intent: \"tenant\" only applies to a user: target"
         );
+    }
+
+    #[tokio::test]
+    async fn empty_tenant_or_id_and_a_dev_value_that_is_no_url_exit_2() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        for argv in [
+            &["--to", "user:u1", "--tenant", "", "{}"][..],
+            &["--to", "all", "--id", "", "{}"],
+            &["--dev", "notaurl", "--to", "all", "{}"],
+        ] {
+            let err = args(argv).run(&env, std::io::empty()).await.unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}: {err}");
+        }
     }
 
     #[tokio::test]

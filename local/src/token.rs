@@ -31,6 +31,12 @@ pub enum TokenError {
     /// The secret is empty.
     #[error("the secret is empty")]
     EmptySecret,
+    /// The user id is empty; the server refuses a token without `sub`.
+    #[error("the user id is empty")]
+    EmptyUser,
+    /// The tenant is empty; it could never be granted.
+    #[error("the tenant is empty")]
+    EmptyTenant,
     /// Signing failed.
     #[error("signing failed")]
     Sign(#[from] jsonwebtoken::errors::Error),
@@ -40,6 +46,12 @@ pub enum TokenError {
 pub fn mint(request: &TokenRequest, secret: &[u8], now_secs: i64) -> Result<String, TokenError> {
     if secret.is_empty() {
         return Err(TokenError::EmptySecret);
+    }
+    if request.user.is_empty() {
+        return Err(TokenError::EmptyUser);
+    }
+    if request.tenant.as_deref() == Some("") {
+        return Err(TokenError::EmptyTenant);
     }
     let ttl = i64::try_from(request.ttl.as_secs()).unwrap_or(i64::MAX);
     let mut claims = Map::new();
@@ -117,6 +129,26 @@ mod tests {
         assert!(parse_ttl("1w").is_err());
         assert!(parse_ttl("h").is_err());
         assert!(parse_ttl("0s").is_err());
+    }
+
+    #[test]
+    fn empty_user_or_tenant_is_refused() {
+        let no_user = TokenRequest {
+            user: String::new(),
+            ..request()
+        };
+        assert!(matches!(
+            mint(&no_user, b"s", 0),
+            Err(TokenError::EmptyUser)
+        ));
+        let no_tenant = TokenRequest {
+            tenant: Some(String::new()),
+            ..request()
+        };
+        assert!(matches!(
+            mint(&no_tenant, b"s", 0),
+            Err(TokenError::EmptyTenant)
+        ));
     }
 
     #[tokio::test]

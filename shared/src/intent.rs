@@ -131,7 +131,7 @@ pub enum IntentError {
     /// `tenant` was given with a target other than `user:`.
     #[error("\"tenant\" only applies to a user: target")]
     TenantWithoutUser,
-    /// `tenant`, or an `exclude` entry, is an empty string.
+    /// `tenant`, `id`, or an `exclude` entry, is an empty string.
     #[error("\"{0}\" must not be an empty string")]
     Empty(&'static str),
     /// A scan segment outside its scan (`index` must be below `total`).
@@ -232,6 +232,9 @@ impl Intent {
         }
         if self.tenant.as_deref() == Some("") {
             return Err(IntentError::Empty("tenant"));
+        }
+        if self.id.as_deref() == Some("") {
+            return Err(IntentError::Empty("id"));
         }
         if self.exclude.iter().any(String::is_empty) {
             return Err(IntentError::Empty("exclude"));
