@@ -144,6 +144,15 @@ impl DevArgs {
                 problem: format!("{} is not a rate", self.throttle_rate),
             });
         }
+        if !valid_stage(&self.stage) {
+            return Err(ConfigError {
+                name: "SWITCHBOARD_STAGE",
+                problem: format!(
+                    "{:?} is not a stage name: use 1 to 128 letters, digits, '-' or '_'",
+                    self.stage
+                ),
+            });
+        }
         let tuning = FanoutTuning::from_lookup(env)?;
         let function_timeout = Duration::from_secs(self.function_timeout);
         let shortest = switchboard_fanout::worker::shortest_timeout(&tuning);
@@ -210,6 +219,14 @@ impl DevArgs {
             },
         })
     }
+}
+
+/// Whether `stage` is a name API Gateway accepts for a stage, and so a safe path segment.
+fn valid_stage(stage: &str) -> bool {
+    (1..=128).contains(&stage.len())
+        && stage
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl TokenArgs {
@@ -303,6 +320,17 @@ mod tests {
             overlapping.unwrap_err().name,
             "SWITCHBOARD_VISIBILITY_TIMEOUT_SECS"
         );
+    }
+
+    #[tokio::test]
+    async fn stage_must_be_a_plain_path_segment() {
+        let env: HashMap<&str, &str> = HashMap::new();
+        for stage in ["", "a{b", "*x", "{x}", "dév", "a/b"] {
+            let refused = dev(&["--stage", stage]).options(&env).await;
+            assert_eq!(refused.unwrap_err().name, "SWITCHBOARD_STAGE", "{stage:?}");
+        }
+        let options = dev(&["--stage", "prod_2-b"]).options(&env).await.unwrap();
+        assert_eq!(options.stage, "prod_2-b");
     }
 
     #[test]
