@@ -41,7 +41,9 @@ impl Handlers {
 
     /// Decides the reply to a frame, having enqueued whatever it asked for.
     async fn answer(&self, event: &WsEvent) -> Option<Reply> {
+        let connection_id = event.connection_id.as_str();
         if event.is_base64_encoded {
+            self.activity(connection_id).await;
             let message = "binary frames are not supported; send JSON text";
             return Some(Reply::error(ErrorCode::BadRequest, message, None));
         }
@@ -51,10 +53,10 @@ impl Handlers {
             Ok(envelope) => envelope,
             Err(e) => {
                 tracing::debug!(code = ?e.code, "frame refused");
+                self.activity(connection_id).await;
                 return Some(e.into());
             }
         };
-        let connection_id = event.connection_id.as_str();
         match request {
             Request::Auth { token, tenant_id } => Some(
                 self.auth(connection_id, &token, tenant_id.as_deref(), id)
@@ -103,7 +105,7 @@ impl Handlers {
             return self.other_user(current.user_id.as_deref(), id);
         }
 
-        let ttl = now.saturating_add(self.idle_secs());
+        let ttl = self.expiry();
         match self.store.authenticate(connection_id, &identity, ttl).await {
             Ok(_) => {}
             Err(StoreError::NotFound(_)) => {
@@ -272,19 +274,36 @@ impl Handlers {
 
     /// Pushes an authenticated connection's expiry out, when half its idle window passed.
     async fn touch(&self, row: &Connection, now: i64) {
-        let idle = self.idle_secs();
-        if !row.refresh_due(now, idle) {
+        if !row.refresh_due(now, self.idle_secs()) {
             return;
         }
-        match self
-            .store
-            .refresh(&row.connection_id, now.saturating_add(idle))
-            .await
-        {
+        match self.store.refresh(&row.connection_id, self.expiry()).await {
             Ok(()) => tracing::debug!("expiry refreshed"),
             Err(StoreError::NotFound(_)) => tracing::debug!("row vanished before its refresh"),
             Err(e) => tracing::error!(error = %chain(&e), "refreshing the connection failed"),
         }
+    }
+
+    /// Counts a frame that asked for nothing (one refused as malformed, say) as activity,
+    /// as API Gateway's idle timer does: otherwise a chatty client's socket would stay open
+    /// while its row expired, and it would silently stop receiving.
+    async fn activity(&self, connection_id: &str) {
+        match self.store.get(connection_id).await {
+            Ok(Some(row)) if row.authenticated => self.touch(&row, self.clock.now_secs()).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %chain(&e), "reading the connection failed"),
+        }
+    }
+
+    /// Epoch seconds at which a connection active now expires: the idle timeout from now,
+    /// rounded up, so that the row never dies before the socket's own idle timer does.
+    fn expiry(&self) -> i64 {
+        let idle_ms = self.idle_secs().saturating_mul(1000);
+        self.clock
+            .now_millis()
+            .saturating_add(idle_ms)
+            .saturating_add(999)
+            .div_euclid(1000)
     }
 
     /// The answer to a token for another user than the one the connection is

@@ -317,6 +317,28 @@ async fn send_to_nobody_is_a_bad_request() {
 }
 
 #[tokio::test]
+async fn refused_frames_count_as_activity_and_refresh_the_expiry_when_due() {
+    let h = Harness::new();
+    h.open_as("c1", claims("u1", json!({}))).await;
+    h.clock.advance_millis(400_000);
+    let reply = h.reply("c1", r#"{"action":"typing"}"#).await;
+    assert_eq!(reply["error"], "unknown_action");
+    assert_eq!(h.row("c1").await.unwrap().ttl, START + 400 + 600);
+
+    h.clock.advance_millis(400_000);
+    h.reply("c1", "not json").await;
+    assert_eq!(h.row("c1").await.unwrap().ttl, START + 800 + 600);
+}
+
+#[tokio::test]
+async fn expiry_rounds_up_so_the_row_outlives_the_idle_timer() {
+    let h = Harness::new();
+    h.clock.advance_millis(900);
+    h.open_as("c1", claims("u1", json!({}))).await;
+    assert_eq!(h.row("c1").await.unwrap().ttl, START + 601);
+}
+
+#[tokio::test]
 async fn sending_refreshes_the_expiry_when_due() {
     let h = Harness::new();
     h.open_as("c1", claims("u1", json!({}))).await;
