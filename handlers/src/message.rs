@@ -288,8 +288,11 @@ impl Handlers {
     /// as API Gateway's idle timer does: otherwise a chatty client's socket would stay open
     /// while its row expired, and it would silently stop receiving.
     async fn activity(&self, connection_id: &str) {
+        let now = self.clock.now_secs();
         match self.store.get(connection_id).await {
-            Ok(Some(row)) if row.authenticated => self.touch(&row, self.clock.now_secs()).await,
+            Ok(Some(row)) if row.authenticated && !row.token_expired(now) => {
+                self.touch(&row, now).await;
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %chain(&e), "reading the connection failed"),
         }
