@@ -142,6 +142,12 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * What the worker keeps from its timeout beyond two post timeouts, in milliseconds: the
+ * runtime's 500 ms margin, 250 ms to finish, and 500 ms of working room.
+ */
+const SHORTEST_TIMEOUT_EXTRA_MS = 1250;
+
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -199,9 +205,15 @@ export function validateConfig(config: SwitchboardConfig): string[] {
   range('worker.maxPerInvocation', w.maxPerInvocation, 1, 10000000);
   range('worker.maxAttempts', w.maxAttempts, 1, 100);
   range('worker.postTimeoutMs', w.postTimeoutMs, 100, 60000);
+  // The worker stops reading one post timeout before it stops posting, and stops posting
+  // one post timeout (plus 250 ms to finish) before the runtime's 500 ms margin; below this
+  // every audience intent would end out of time. Mirrors `worker::shortest_timeout`.
+  const shortestMs = 2 * w.postTimeoutMs + SHORTEST_TIMEOUT_EXTRA_MS;
   check(
-    w.postTimeoutMs < w.timeoutSecs * 1000,
-    'worker.postTimeoutMs must be shorter than worker.timeoutSecs',
+    w.timeoutSecs * 1000 >= shortestMs,
+    `worker.timeoutSecs must be at least ${Math.ceil(shortestMs / 1000)} s for ` +
+      `worker.postTimeoutMs ${w.postTimeoutMs} (twice the post timeout plus 1.25 s), ` +
+      `got ${w.timeoutSecs}`,
   );
 
   const q = config.queue;

@@ -16,13 +16,15 @@ import { Construct } from 'constructs';
 import { WorkerSettings } from './config';
 import { RustFunctionFactory } from './rust-functions';
 
-/** The DynamoDB actions the worker uses: reads of all kinds and pruning deletes. */
+/**
+ * The DynamoDB actions the worker uses: row lookups, GSI queries, scan segments, and the
+ * conditional deletes that prune gone connections. Nothing else: it never writes rows.
+ */
 export const WORKER_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:Query',
   'dynamodb:Scan',
   'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
 ] as const;
 
 /** Options for {@link FanoutWorker}. */
@@ -31,10 +33,12 @@ export interface FanoutWorkerProps {
   readonly functions: RustFunctionFactory;
   /** Connection rows and their GSIs. */
   readonly table: dynamodb.ITable;
-  /** Intents queue: event source, and target of continuations and retries. */
+  /**
+   * Intents queue: event source, and target of continuations and retries. Intents the
+   * worker gives up on reach the dead-letter queue through the queue's redrive policy, so
+   * the worker needs no access to it.
+   */
   readonly queue: sqs.IQueue;
-  /** Where the worker sends intents it gives up on. */
-  readonly deadLetterQueue: sqs.IQueue;
   /** The stage whose connections the worker posts to. */
   readonly stage: apigwv2.WebSocketStage;
   /** Sizing, event source and fanout tuning. */
@@ -69,7 +73,6 @@ export class FanoutWorker extends Construct {
 
     props.table.grant(this.function, ...WORKER_TABLE_ACTIONS);
     props.queue.grantSendMessages(this.function);
-    props.deadLetterQueue.grantSendMessages(this.function);
     props.stage.grantManagementApiAccess(this.function);
     this.function.addEventSource(
       new SqsEventSource(props.queue, {

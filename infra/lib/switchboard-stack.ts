@@ -94,7 +94,6 @@ export class SwitchboardStack extends Stack {
       functions,
       table,
       queue,
-      deadLetterQueue: this.intents.deadLetterQueue,
       stage: this.webSocket.stage,
       settings: config.worker,
     });

@@ -62,11 +62,14 @@ describe('When the configuration is validated', () => {
     ]);
   });
 
-  it('should reject a post timeout as long as the worker timeout', () => {
-    const worker = { ...dev.worker, timeoutSecs: 3, postTimeoutMs: 3000 };
+  it('should reject a worker timeout that leaves no time to post', () => {
+    const worker = { ...dev.worker, timeoutSecs: 5, postTimeoutMs: 3000 };
     assert.deepEqual(validateConfig({ ...dev, worker }), [
-      'worker.postTimeoutMs must be shorter than worker.timeoutSecs',
+      'worker.timeoutSecs must be at least 8 s for worker.postTimeoutMs 3000 ' +
+        '(twice the post timeout plus 1.25 s), got 5',
     ]);
+    const enough = { ...dev.worker, timeoutSecs: 8, postTimeoutMs: 3000 };
+    assert.deepEqual(validateConfig({ ...dev, worker: enough }), []);
   });
 
   it('should fail synthesis with the full list before building anything', () => {

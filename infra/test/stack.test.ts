@@ -243,16 +243,14 @@ for (const envName of Object.keys(ENVIRONMENTS)) {
       ].sort());
     });
 
-    it('should let the worker read and prune rows, use both queues and post to this stage', () => {
+    it('should let the worker read and prune rows, use its queue and post to this stage', () => {
       const stage = config.websocket.stageName;
       assert.deepEqual(roleStatements(template, ids.fanout), [
-        'dynamodb:GetItem,dynamodb:Query,dynamodb:Scan,dynamodb:DeleteItem,' +
-          `dynamodb:BatchWriteItem -> ${tableArns()}`,
+        `dynamodb:GetItem,dynamodb:Query,dynamodb:Scan,dynamodb:DeleteItem -> ${tableArns()}`,
         'execute-api:ManageConnections -> arn:{AWS::Partition}:execute-api:{AWS::Region}:' +
           `{AWS::AccountId}:{${ids.api}}/${stage}/*/@connections/*`,
         `${LOGS} -> ${logGroupArn('fanout')}`,
         `${CONSUME} -> {${ids.intents}.Arn}`,
-        `${SEND} -> {${ids.dlq}.Arn}`,
         `${SEND} -> {${ids.intents}.Arn}`,
       ].sort());
     });
