@@ -6,12 +6,11 @@
 //! mistake never closes the connection.
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use serde_json::Value;
 use switchboard::connection::Connection;
 use switchboard::intent::{Intent, Target};
 use switchboard::limits::MAX_MESSAGE_BYTES;
 use switchboard::metrics::Metric;
-use switchboard::protocol::{AuthOutcome, Envelope, ErrorCode, Reply, Request};
+use switchboard::protocol::{AuthOutcome, Envelope, ErrorCode, RawJson, Reply, Request};
 use switchboard::queue::Outgoing;
 use switchboard::store::StoreError;
 
@@ -76,7 +75,7 @@ impl Handlers {
         connection_id: &str,
         token: &str,
         tenant: Option<&str>,
-        id: Option<Value>,
+        id: Option<RawJson>,
     ) -> Reply {
         let now = self.clock.now_secs();
         tracing::trace!(token, "auth token");
@@ -135,7 +134,7 @@ impl Handlers {
     }
 
     /// Answers `pong` and, on an authenticated connection, pushes its expiry out.
-    async fn ping(&self, connection_id: &str, id: Option<Value>) -> Reply {
+    async fn ping(&self, connection_id: &str, id: Option<RawJson>) -> Reply {
         let now = self.clock.now_secs();
         match self.store.get(connection_id).await {
             Ok(Some(row)) if row.authenticated && !row.token_expired(now) => {
@@ -160,9 +159,9 @@ impl Handlers {
     async fn broadcast(
         &self,
         connection_id: &str,
-        data: Value,
+        data: RawJson,
         exclude_self: bool,
-        id: Option<Value>,
+        id: Option<RawJson>,
     ) -> Option<Reply> {
         let (sender, user_id) = match self.sender(connection_id, &id).await {
             Ok(found) => found,
@@ -182,8 +181,8 @@ impl Handlers {
         &self,
         connection_id: &str,
         to: String,
-        data: Value,
-        id: Option<Value>,
+        data: RawJson,
+        id: Option<RawJson>,
     ) -> Option<Reply> {
         if to.is_empty() {
             let message = "\"to\" must name a user";
@@ -207,8 +206,8 @@ impl Handlers {
         sender: &Connection,
         recipients: Recipients,
         from: String,
-        data: Value,
-        id: Option<Value>,
+        data: RawJson,
+        id: Option<RawJson>,
     ) -> Option<Reply> {
         let mut intent = match Intent::json(recipients.target, &Reply::Message { from, data }) {
             Ok(intent) => intent,
@@ -246,7 +245,7 @@ impl Handlers {
     async fn sender(
         &self,
         connection_id: &str,
-        id: &Option<Value>,
+        id: &Option<RawJson>,
     ) -> Result<(Connection, String), Reply> {
         let now = self.clock.now_secs();
         let row = self.store.get(connection_id).await.map_err(|e| {
@@ -311,7 +310,7 @@ impl Handlers {
 
     /// The answer to a token for another user than the one the connection is
     /// authenticated as (`current`, when known).
-    fn other_user(&self, current: Option<&str>, id: Option<Value>) -> Reply {
+    fn other_user(&self, current: Option<&str>, id: Option<RawJson>) -> Reply {
         tracing::info!(
             current_user = current.unwrap_or_default(),
             "token is for another user than the connection's"
@@ -321,7 +320,7 @@ impl Handlers {
     }
 
     /// An `auth` failure: counted by reason, and the connection left as it was.
-    fn auth_failed(&self, code: ErrorCode, message: &str, id: Option<Value>) -> Reply {
+    fn auth_failed(&self, code: ErrorCode, message: &str, id: Option<RawJson>) -> Reply {
         self.metrics
             .put_with(Metric::AuthFailures, 1.0, ("Reason", code_name(code)));
         Reply::Auth(AuthOutcome::failure(code, message, id))

@@ -6,7 +6,7 @@ mod support;
 use serde_json::{Value, json};
 use support::{Harness, START, START_MS, claims, identity, message_event, token};
 use switchboard::limits::MAX_MESSAGE_BYTES;
-use switchboard::protocol::Reply;
+use switchboard::protocol::{RawJson, Reply};
 
 fn auth(token: &str) -> String {
     json!({"action": "auth", "token": token}).to_string()
@@ -384,7 +384,7 @@ async fn a_message_over_128_kb_is_payload_too_large() {
     h.open_as("c1", claims("u1", json!({}))).await;
     let empty = Reply::Message {
         from: "u1".into(),
-        data: json!(""),
+        data: RawJson::of("").unwrap(),
     };
     let room = MAX_MESSAGE_BYTES - empty.to_json().len();
 

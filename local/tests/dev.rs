@@ -108,6 +108,28 @@ async fn broadcast_stays_inside_the_senders_tenant() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_data_and_ids_arrive_exactly_as_written() {
+    let server = start().await;
+    let mut sender = signed_in(&server, "alice", None).await;
+    let mut reader = signed_in(&server, "bob", None).await;
+
+    let data = r#"{"z":1,"a":"\u00e9","big":12345678901234567890123,"f":1.50}"#;
+    let frame = format!(r#"{{"action":"broadcast","excludeSelf":true,"data":{data}}}"#);
+    send(&mut sender, &frame).await;
+    let expected = format!(r#"{{"action":"message","from":"alice","data":{data}}}"#);
+    assert_eq!(next_text(&mut reader).await, expected);
+
+    send(
+        &mut sender,
+        r#"{"action":"ping","id":98765432109876543210}"#,
+    )
+    .await;
+    let pong = next_text(&mut sender).await;
+    assert!(pong.ends_with(r#","id":98765432109876543210}"#), "{pong}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_client_is_refused_broadcast_and_closed_at_the_deadline() {
     let mut options = DevOptions::default();
     options.session.auth_timeout = Duration::from_secs(1);
