@@ -107,9 +107,9 @@ fn sorted(mut intents: Vec<Value>) -> Vec<Value> {
 
 async fn handlers_flow(backend: Backend) {
     let name = backend.name;
-    // A manual clock frozen at the real time: the stores judge expiry by the system clock,
-    // and the pong's timestamp stays predictable.
-    let now_ms = SystemClock.now_millis();
+    // A manual clock frozen at the real time, on a whole second: the stores judge expiry by
+    // the system clock, and the pong's timestamp and the rows' expiry stay predictable.
+    let now_ms = SystemClock.now_millis().div_euclid(1000) * 1000;
     let clock = ManualClock::at_millis(now_ms);
     let now = now_ms.div_euclid(1000);
     let auth = AuthConfig::default();
