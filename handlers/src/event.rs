@@ -6,6 +6,7 @@
 //! adds tomorrow, or an emulator that leaves fields out, costs a warning, not an outage.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 /// What kind of event API Gateway delivered, from `requestContext.eventType`.
@@ -50,7 +51,8 @@ pub enum EventError {
 impl WsEvent {
     /// Reads an event as Lambda delivers it. Never panics, whatever the JSON.
     pub fn parse(event: Value) -> Result<Self, EventError> {
-        match serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(event.clone()) {
+        // Read from a borrow: the event, body of up to 128 KB included, is not copied.
+        match ApiGatewayWebsocketProxyRequest::deserialize(&event) {
             Ok(request) => Self::from_typed(request),
             Err(e) => {
                 tracing::warn!(error = %e, "odd event shape; reading it loosely");

@@ -312,6 +312,33 @@ async fn fragmented_message_over_128_kb_closes_with_1009() {
 }
 
 #[tokio::test]
+async fn protocol_violations_close_with_1002_and_bad_text_with_1007() {
+    let harness = Harness::start(EmulatorConfig::default()).await;
+    let cases = [
+        (
+            Frame::message(vec![1], OpCode::Data(Data::Reserved(3)), true),
+            1002,
+        ),
+        (
+            Frame::message(vec![b'x'], OpCode::Data(Data::Continue), true),
+            1002,
+        ),
+        (
+            Frame::message(vec![0xff, 0xfe], OpCode::Data(Data::Text), true),
+            1007,
+        ),
+    ];
+    for (frame, code) in cases {
+        let mut client = connect(&harness.url()).await;
+        harness.event_for(CONNECT).await;
+        client.send(Message::Frame(frame)).await.unwrap();
+        assert_eq!(close_code(&mut client).await, code);
+        let disconnect = harness.event_for(DISCONNECT).await;
+        assert_eq!(disconnect["requestContext"]["disconnectStatusCode"], code);
+    }
+}
+
+#[tokio::test]
 async fn binary_frame_closes_with_1003() {
     let harness = Harness::start(EmulatorConfig::default()).await;
     let mut client = connect(&harness.url()).await;

@@ -15,6 +15,10 @@ pub const UNSUPPORTED_DATA: u16 = 1003;
 pub const NO_STATUS: u16 = 1005;
 /// Close code reported when the connection dropped without a close frame.
 pub const ABNORMAL: u16 = 1006;
+/// Close code: the peer broke the WebSocket protocol.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// Close code: a text message that is not UTF-8.
+pub const INVALID_DATA: u16 = 1007;
 /// Close code: a frame or message is too big to process.
 pub const TOO_BIG: u16 = 1009;
 
@@ -40,6 +44,11 @@ pub enum CloseCause {
     TooBig,
     /// The client sent a binary frame.
     Binary,
+    /// The client broke the WebSocket protocol (an unmasked frame, a reserved opcode or
+    /// bit, a stray continuation, an oversized control frame).
+    ProtocolError,
+    /// The client sent a text message that is not UTF-8.
+    InvalidText,
     /// The local service is shutting down.
     Shutdown,
 }
@@ -55,6 +64,8 @@ impl CloseCause {
             }
             Self::TooBig => Some((TOO_BIG, "Message too big")),
             Self::Binary => Some((UNSUPPORTED_DATA, "Binary data is not supported")),
+            Self::ProtocolError => Some((PROTOCOL_ERROR, "Protocol error")),
+            Self::InvalidText => Some((INVALID_DATA, "Invalid UTF-8 in text message")),
         }
     }
 
@@ -87,6 +98,8 @@ impl CloseCause {
             Self::MaxDuration => "max_duration",
             Self::TooBig => "too_big",
             Self::Binary => "binary",
+            Self::ProtocolError => "protocol_error",
+            Self::InvalidText => "invalid_text",
             Self::Shutdown => "shutdown",
         }
     }

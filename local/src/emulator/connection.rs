@@ -277,8 +277,12 @@ async fn finish(socket: &mut Socket, cause: &CloseCause, gateway: &Gateway) {
     if !matches!(sent, Ok(Ok(()))) {
         return;
     }
-    if *cause == CloseCause::TooBig {
-        // The WebSocket layer stops reading after a capacity error, so read raw bytes.
+    if matches!(
+        cause,
+        CloseCause::TooBig | CloseCause::ProtocolError | CloseCause::InvalidText
+    ) {
+        // After a capacity or protocol error the input cannot be read as frames any more,
+        // so read raw bytes.
         discard(socket.get_mut(), grace).await;
     } else {
         let drain = async { while let Some(Ok(_)) = socket.next().await {} };
@@ -299,12 +303,31 @@ async fn discard(io: &mut TokioIo<Upgraded>, grace: Duration) {
     }
 }
 
-/// Frames and messages over the configured limits surface as capacity errors.
+/// What a failed read means: frames and messages over the configured limits surface as
+/// capacity errors; a client that breaks the protocol is told so (1002, or 1007 for text
+/// that is not UTF-8) rather than dropped without a close frame.
 fn classify(error: &tungstenite::Error) -> CloseCause {
-    if let tungstenite::Error::Capacity(e) = error {
-        tracing::info!(error = %e, "client exceeded a size limit");
-        return CloseCause::TooBig;
+    use tungstenite::error::ProtocolError;
+
+    match error {
+        tungstenite::Error::Capacity(e) => {
+            tracing::info!(error = %e, "client exceeded a size limit");
+            CloseCause::TooBig
+        }
+        tungstenite::Error::Utf8(_) => {
+            tracing::info!(%error, "client sent text that is not UTF-8");
+            CloseCause::InvalidText
+        }
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            CloseCause::Dropped
+        }
+        tungstenite::Error::Protocol(e) => {
+            tracing::info!(error = %e, "client broke the WebSocket protocol");
+            CloseCause::ProtocolError
+        }
+        _ => {
+            tracing::debug!(%error, "websocket read failed");
+            CloseCause::Dropped
+        }
     }
-    tracing::debug!(%error, "websocket read failed");
-    CloseCause::Dropped
 }
