@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh            # everything: fmt, clippy, Rust (embedded + moto), bench smoke, infra
 #
-# Installs a pinned moto server and cfn-lint into .venv (nothing global), starts moto on a
+# Installs a pinned moto server, cfn-lint, boto3 and the AWS CLI into .venv (nothing global),
+# the README's Node.js example's SDK into tests/readme, starts moto on a
 # free loopback port, runs `cargo test --workspace` with the moto-backed tests required,
 # then the infra tests and cfn-lint. Moto is stopped on every exit path.
 set -euo pipefail
@@ -21,11 +22,14 @@ step "python tools in $venv (moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION)"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-want="moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION boto3"
-if ! "$venv/bin/python" -c "import moto, cfnlint, boto3; assert moto.__version__ == '$MOTO_VERSION'" \
-    2>/dev/null; then
+want="moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION boto3 awscli"
+installed="import moto, cfnlint, boto3, awscli; assert moto.__version__ == '$MOTO_VERSION'"
+if ! "$venv/bin/python" -c "$installed" 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check $want
 fi
+
+step "npm ci in tests/readme (the README's Node.js example imports its SDK)"
+npm ci --prefix tests/readme --no-audit --no-fund --loglevel=error
 
 step "starting moto server"
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
