@@ -326,17 +326,20 @@ impl Worker {
             .backoff
             .retrying(stop_at, || async { Some(self.poster.delete(id).await) })
             .await;
-        match tries.last {
-            Some(PostOutcome::Delivered | PostOutcome::Gone) => {}
+        let closed = match tries.last {
+            Some(PostOutcome::Delivered) => true,
+            // Most often a connection that authenticated and has left since.
+            Some(PostOutcome::Gone) => false,
             Some(PostOutcome::Refused(reason)) => {
                 // Nothing can close an id the API refuses; `$disconnect` and TTL remain.
                 warn!(connection_id = %id, reason, "close refused; not retried");
+                false
             }
             Some(PostOutcome::Forbidden) => return Err(RecordError::Forbidden),
             Some(PostOutcome::Failed(reason)) => return Err(RecordError::Close(reason)),
             Some(other) => return Err(RecordError::Close(format!("{other:?}"))),
             None => return Err(RecordError::OutOfTime),
-        }
+        };
         let removed = match row {
             Some(row) => self.store.remove_if_same(id, row.connected_at).await,
             None => self.store.remove(id).await.map(|()| true),
@@ -346,7 +349,11 @@ impl Worker {
             let error = error_chain(&e);
             warn!(connection_id = %id, %error, "closed connection's row not removed");
         }
-        info!(connection_id = %id, "unauthenticated connection closed");
+        if closed {
+            info!(connection_id = %id, "unauthenticated connection closed");
+        } else {
+            debug!(connection_id = %id, "connection already gone at its auth deadline");
+        }
         self.metrics.put(&[(Metric::IntentsProcessed, 1.0)]);
         Ok(())
     }

@@ -77,6 +77,16 @@ impl PublishFailure {
 impl PublishArgs {
     /// Builds, validates and sends the intent; returns the queue's message id.
     pub async fn run(&self, env: &dyn Lookup, stdin: impl Read) -> Result<String, PublishFailure> {
+        // Before stdin is read: `--dev '{"a":1}'` takes the data for the URL and would
+        // otherwise wait for input that never comes.
+        if let Some(dev) = self.dev.as_deref()
+            && !(dev.starts_with("http://") || dev.starts_with("https://"))
+        {
+            return Err(PublishFailure::Usage(format!(
+                "--dev takes the dev server's URL, such as {DEFAULT_DEV_URL}, and got {dev:?}; \
+                 write --dev=URL, or put --dev before the other flags"
+            )));
+        }
         let intent = self.intent(stdin)?;
         // Checked before any network call, so a bad intent fails the same way offline.
         intent
@@ -123,11 +133,6 @@ impl PublishArgs {
         env: &dyn Lookup,
     ) -> Result<(aws_sdk_sqs::Client, String), PublishFailure> {
         if let Some(dev) = &self.dev {
-            if !(dev.starts_with("http://") || dev.starts_with("https://")) {
-                return Err(PublishFailure::Usage(format!(
-                    "--dev takes the dev server's URL, such as {DEFAULT_DEV_URL}; got {dev:?}"
-                )));
-            }
             let sdk = switchboard::aws::for_endpoint(dev).await;
             let client = aws_sdk_sqs::Client::new(&sdk);
             if let Some(url) = &self.queue_url {

@@ -86,6 +86,14 @@ impl Harness {
         event
     }
 
+    /// The connection id of the next event: the one a client just opened.
+    async fn connection_id(&self) -> String {
+        self.event().await["requestContext"]["connectionId"]
+            .as_str()
+            .expect("events name their connection")
+            .to_owned()
+    }
+
     /// The next event whose route key is `key`, skipping others.
     async fn event_for(&self, key: &str) -> Value {
         loop {
@@ -436,10 +444,7 @@ async fn message_without_route_or_default_is_answered_forbidden() {
 async fn management_api_posts_describes_and_deletes() {
     let harness = Harness::start(EmulatorConfig::default()).await;
     let mut client = connect(&harness.url()).await;
-    let id = harness.event().await["requestContext"]["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = harness.connection_id().await;
     let http = reqwest::Client::new();
 
     // The id's `=` percent-encoded once reaches the connection.
@@ -506,10 +511,7 @@ async fn management_api_posts_describes_and_deletes() {
 async fn sdk_client_posts_reads_and_sees_gone_exception() {
     let harness = Harness::start(EmulatorConfig::default()).await;
     let mut client = connect(&harness.url()).await;
-    let id = harness.event().await["requestContext"]["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = harness.connection_id().await;
     let sdk = management_client(&harness.emulator.management_url());
 
     sdk.post_to_connection()
@@ -573,10 +575,7 @@ async fn unknown_paths_are_forbidden() {
 async fn post_past_the_read_limit_is_payload_too_large_in_the_sdk_shape() {
     let harness = Harness::start(EmulatorConfig::default()).await;
     let _client = connect(&harness.url()).await;
-    let id = harness.event().await["requestContext"]["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = harness.connection_id().await;
     let response = reqwest::Client::new()
         .post(harness.http(&id))
         .body("x".repeat(3 * 1024 * 1024))
@@ -620,10 +619,7 @@ async fn client_that_stops_reading_is_still_closed_by_delete_and_disconnected() 
     let harness = Harness::start(EmulatorConfig::default()).await;
     // Connected, then never read again: the server's writes fill the TCP window.
     let _stalled = connect(&harness.url()).await;
-    let id = harness.event().await["requestContext"]["connectionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = harness.connection_id().await;
     let http = reqwest::Client::new();
     let url = harness.http(&id.replace('=', "%3D"));
     let frame = "x".repeat(128 * 1024);

@@ -57,6 +57,24 @@ fn tool(program: &str, probe: &[&str]) -> Option<()> {
     }
 }
 
+/// Runs `script` in bash, in `dir`, with `EXAMPLE` set to `example`, in an environment
+/// without AWS configuration, as a newcomer's shell would be.
+fn run(script: &str, example: &str, dir: &Path) {
+    let ran = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("EXAMPLE", example)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("INTENTS_QUEUE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(ran.status.success(), "{stderr}");
+}
+
 /// The venv's `aws` when the test command made one, else whatever `aws` is on PATH.
 fn aws_cli() -> String {
     let venv = repository().join(".venv/bin/aws");
@@ -95,45 +113,19 @@ async fn aws_cli_and_node_examples_publish_as_written() {
     send(&mut alice, &auth).await;
     assert_eq!(next_json(&mut alice).await["success"], true);
 
+    // The README's `export` of local credentials, then each example as written.
+    let preamble = example("### Where to publish");
     let cli = example("### AWS CLI").replace(README_ENDPOINT, &base);
     let cli = cli.replacen("aws ", &format!("{aws} "), 1);
-    let ran = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &cli])
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    assert_eq!(
-        next_json(&mut alice).await,
-        json!({"text": "hi"}),
-        "AWS CLI"
-    );
+    let here = repository();
+    run(&format!("{preamble}\n{cli}"), "", &here);
+    let published = json!({"text": "hi"});
+    assert_eq!(next_json(&mut alice).await, published, "AWS CLI");
 
     let js = example("### Node.js (AWS SDK v3)").replace(README_ENDPOINT, &base);
-    let ran = Command::new("node")
-        .args(["--input-type=module", "-e", &js])
-        .current_dir(repository().join("tests/readme"))
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env_remove("INTENTS_QUEUE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    assert_eq!(
-        next_json(&mut alice).await,
-        json!({"text": "hi"}),
-        "Node.js"
-    );
+    let node = format!("{preamble}\nnode --input-type=module -e \"$EXAMPLE\"");
+    run(&node, &js, &here.join("tests/readme"));
+    assert_eq!(next_json(&mut alice).await, published, "Node.js");
 
     server.shutdown().await;
 }
