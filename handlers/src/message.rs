@@ -100,18 +100,22 @@ impl Handlers {
                 return self.auth_failed(ErrorCode::Internal, INTERNAL, id);
             }
         };
-        if current.authenticated && current.user_id.as_deref() != Some(&identity.user_id) {
-            return self.other_user(current.user_id.as_deref(), id);
-        }
-
+        // The row is read for what it was (a first `auth` or a refresh); whether this token may
+        // take it is decided by the store's conditional write, which no concurrent `auth` races.
         let ttl = self.expiry();
         match self.store.authenticate(connection_id, &identity, ttl).await {
             Ok(_) => {}
             Err(StoreError::NotFound(_)) => {
                 return self.auth_failed(ErrorCode::Unauthenticated, GONE, id);
             }
-            // Another user's `auth` won a race with this one.
-            Err(StoreError::OtherUser(_)) => return self.other_user(None, id),
+            Err(StoreError::OtherUser(_)) => {
+                tracing::info!(
+                    current_user = current.user_id.as_deref().unwrap_or_default(),
+                    "token is for another user than the connection's"
+                );
+                let message = "this connection is authenticated as another user";
+                return self.auth_failed(ErrorCode::Forbidden, message, id);
+            }
             Err(e) => {
                 tracing::error!(error = %chain(&e), "recording the authentication failed");
                 return self.auth_failed(ErrorCode::Internal, INTERNAL, id);
@@ -135,19 +139,7 @@ impl Handlers {
 
     /// Answers `pong` and, on an authenticated connection, pushes its expiry out.
     async fn ping(&self, connection_id: &str, id: Option<RawJson>) -> Reply {
-        let now = self.clock.now_secs();
-        match self.store.get(connection_id).await {
-            Ok(Some(row)) if row.authenticated && !row.token_expired(now) => {
-                record_identity(
-                    row.user_id.as_deref().unwrap_or_default(),
-                    row.tenant_id.as_deref(),
-                );
-                self.touch(&row, now).await;
-            }
-            Ok(_) => {}
-            // The pong does not depend on the row; a missed refresh is retried next time.
-            Err(e) => tracing::warn!(error = %chain(&e), "reading the connection failed"),
-        }
+        self.activity(connection_id).await;
         Reply::Pong {
             timestamp: timestamp(self.clock.now_millis()),
             id,
@@ -283,16 +275,22 @@ impl Handlers {
         }
     }
 
-    /// Counts a frame that asked for nothing (one refused as malformed, say) as activity,
-    /// as API Gateway's idle timer does: otherwise a chatty client's socket would stay open
-    /// while its row expired, and it would silently stop receiving.
+    /// Counts a frame that asks for no delivery (`ping`, or one refused as malformed) as
+    /// activity, as API Gateway's idle timer does: otherwise a chatty client's socket would
+    /// stay open while its row expired, and it would silently stop receiving. Only an
+    /// authenticated connection with a valid token is extended.
     async fn activity(&self, connection_id: &str) {
         let now = self.clock.now_secs();
         match self.store.get(connection_id).await {
             Ok(Some(row)) if row.authenticated && !row.token_expired(now) => {
+                record_identity(
+                    row.user_id.as_deref().unwrap_or_default(),
+                    row.tenant_id.as_deref(),
+                );
                 self.touch(&row, now).await;
             }
             Ok(_) => {}
+            // Nothing the client gets depends on the row; a missed refresh is retried later.
             Err(e) => tracing::warn!(error = %chain(&e), "reading the connection failed"),
         }
     }
@@ -306,17 +304,6 @@ impl Handlers {
             .saturating_add(idle_ms)
             .saturating_add(999)
             .div_euclid(1000)
-    }
-
-    /// The answer to a token for another user than the one the connection is
-    /// authenticated as (`current`, when known).
-    fn other_user(&self, current: Option<&str>, id: Option<RawJson>) -> Reply {
-        tracing::info!(
-            current_user = current.unwrap_or_default(),
-            "token is for another user than the connection's"
-        );
-        let message = "this connection is authenticated as another user";
-        self.auth_failed(ErrorCode::Forbidden, message, id)
     }
 
     /// An `auth` failure: counted by reason, and the connection left as it was.
