@@ -93,8 +93,8 @@ pub struct DevArgs {
     pub function_timeout: u64,
     /// Records per batch handed to the fanout worker, as the event source's batch size.
     #[arg(long, env = "SWITCHBOARD_BATCH_SIZE", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=10))]
-    pub batch_size: u64,
+          value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub batch_size: u16,
 }
 
 /// `switchboard token` flags.
@@ -211,7 +211,7 @@ impl DevArgs {
             backend,
             tuning,
             pollers: 2,
-            batch_size: usize::try_from(self.batch_size).unwrap_or(10),
+            batch_size: usize::from(self.batch_size),
             function_timeout,
             queue: QueueSettings {
                 visibility_timeout: Duration::from_secs(self.visibility_timeout),

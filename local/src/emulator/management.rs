@@ -31,13 +31,14 @@ pub(crate) async fn post(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     // Bodies past the server's read limit are refused in the same shape as any other
-    // body over the message limit.
-    let Ok(body) = body else {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeException",
-            &format!("Message exceeds {MAX_MESSAGE_BYTES} bytes"),
-        );
+    // body over the message limit; one that could not be read at all is a bad request.
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = format!("Message exceeds {MAX_MESSAGE_BYTES} bytes");
+            return error(e.status(), "PayloadTooLargeException", &message);
+        }
+        Err(e) => return error(e.status(), "BadRequestException", &e.body_text()),
     };
     if body.len() > MAX_MESSAGE_BYTES {
         return error(
